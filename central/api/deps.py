@@ -1,0 +1,43 @@
+"""FastAPI dependencies as `Annotated` aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from central.ingest import IngestService
+from central.store.db import UnitOfWork
+
+
+def get_engine(request: Request) -> Engine:
+    """The engine the app's lifespan created."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """A session per request; routes that change data commit it themselves."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_write_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    """A session for a request that writes: on SQLite it takes the write lock at BEGIN, so a
+    check-then-insert cannot be overtaken by the ingest committing in between."""
+    with UnitOfWork(engine, write_lock=True) as uow:
+        yield uow.session
+
+
+def get_ingest(request: Request) -> IngestService:
+    """The app's ingest service (for re-applying dead letters)."""
+    service: IngestService = request.app.state.ingest
+    return service
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+IngestDep = Annotated[IngestService, Depends(get_ingest)]

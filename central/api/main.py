@@ -1,0 +1,33 @@
+"""All routers of the API."""
+
+from fastapi import APIRouter
+
+from central.api.routes import (
+    alerts,
+    commands,
+    dead_letters,
+    devices,
+    events,
+    expected_receipts,
+    health,
+    items,
+    locations,
+    sites,
+    stock,
+)
+
+api_router = APIRouter()
+for module in (
+    sites,
+    items,
+    locations,
+    expected_receipts,
+    stock,
+    events,
+    dead_letters,
+    alerts,
+    commands,
+    devices,
+    health,
+):
+    api_router.include_router(module.router)

@@ -1,0 +1,1 @@
+"""Central domain: pure warehouse and accounting rules, no I/O."""

@@ -1,0 +1,1080 @@
+"""Applying edge events exactly once, in order, per site (DESIGN §3). No MQTT in here.
+
+`IngestService.handle(raw, topic=...)` takes one message as it came off the broker and returns
+what to acknowledge and which commands to send. Each event's effects, the site cursor
+(`site.last_seq`), the applied-event record and any outgoing commands are written in one
+transaction, under a lock on the site's row, so several ingest workers (threads or processes on
+one PostgreSQL) can share the stream and every event is still applied exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy import Engine, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from central.domain.errors import (
+    CentralError,
+    DeadLetterNotReapplicable,
+    UnknownDeadLetter,
+    UnknownDock,
+    UnknownHandlingUnit,
+    UnknownItem,
+    UnknownLocation,
+)
+from central.domain.putaway import BinState, PalletLoad, Point, choose_putaway_bin
+from central.domain.receiving import (
+    ItemInfo,
+    ReceiptLine,
+    ReceivedPallet,
+    check_receipt,
+)
+from central.domain.stock import StockKey, StockMove, apply_move
+from central.store import tables as t
+from central.store.db import UnitOfWork
+from contracts import (
+    Command,
+    CommandDone,
+    CommandType,
+    ContractError,
+    DeviceError,
+    DeviceState,
+    DeviceStatus,
+    Envelope,
+    GoodsReceived,
+    PrintLabel,
+    PutawayConfirmed,
+    PutawayLabel,
+    ScanRejected,
+    event_payload,
+    new_event_id,
+)
+from contracts.envelope import SiteCode, utc_now
+from contracts.topics import site_of_topic
+
+logger = logging.getLogger(__name__)
+
+_SITE_CODE: TypeAdapter[str] = TypeAdapter(SiteCode)
+_RESEND_BATCH = 500
+
+
+class EventOutcome(StrEnum):
+    """How an applied event ended, as recorded in `applied_event.outcome`."""
+
+    APPLIED = "applied"
+    DISCREPANCY = "discrepancy"
+    REJECTED = "rejected"
+    REAPPLIED = "reapplied"
+
+
+class HandlingUnitStatus(StrEnum):
+    """Where a pallet is in the inbound flow."""
+
+    RECEIVED = "received"
+    HOLD = "hold"
+    STORED = "stored"
+
+
+@dataclass
+class IngestOutcome:
+    """What the transport must do after a message: ack up to `ack_upto` on `site`, send commands.
+
+    `ack_upto` is None when nothing can be acknowledged (the site or seq could not be read, or
+    the site is unknown to central).
+    """
+
+    site: str | None
+    ack_upto: int | None
+    commands: list[Command] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Unsequenced:
+    """A message that cannot take a place in any site's stream."""
+
+    reason: str
+    site: str | None
+
+
+@dataclass(frozen=True)
+class _Incoming:
+    """A message with a readable site and seq; `problem` says why it cannot be applied, if so."""
+
+    raw: bytes
+    topic: str
+    site: str
+    seq: int
+    event_id: UUID | None
+    event_type: str
+    source: str
+    envelope: Envelope | None
+    payload: BaseModel | None
+    problem: str | None
+
+
+@dataclass
+class _Effects:
+    outcome: EventOutcome
+    detail: str
+    commands: list[Command] = field(default_factory=list)
+
+
+def _raw_text(raw: bytes) -> str:
+    # PostgreSQL text cannot hold NUL; undecodable bytes and NUL are kept as \xNN escapes.
+    return raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+
+
+def _readable_header(raw: bytes) -> tuple[str, int, UUID | None, str, str] | None:
+    """Site, seq, id, type and source of an envelope that failed validation, if readable."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    site, seq = doc.get("site"), doc.get("seq")
+    if not isinstance(site, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    try:
+        _SITE_CODE.validate_python(site)
+    except ValidationError:
+        return None
+    event_id: UUID | None
+    try:
+        event_id = UUID(str(doc.get("id")))
+    except ValueError:
+        event_id = None
+    event_type = doc.get("type")
+    source = doc.get("source")
+    return (
+        site,
+        seq,
+        event_id,
+        event_type[:60] if isinstance(event_type, str) else "?",
+        source[:120] if isinstance(source, str) else "",
+    )
+
+
+def _parse(raw: bytes, topic: str) -> _Incoming | _Unsequenced:
+    topic_site = site_of_topic(topic)
+    try:
+        envelope = Envelope.from_json(raw)
+    except ContractError as err:
+        header = _readable_header(raw)
+        if header is None:
+            return _Unsequenced(f"unreadable event: {err}", topic_site)
+        site, seq, event_id, event_type, source = header
+        if site != topic_site:
+            return _Unsequenced(f"event of site {site} arrived on topic {topic}", None)
+        return _Incoming(raw, topic, site, seq, event_id, event_type, source, None, None, str(err))
+    if envelope.site != topic_site:
+        return _Unsequenced(f"event of site {envelope.site} arrived on topic {topic}", None)
+    try:
+        payload: BaseModel | None = event_payload(envelope)
+        problem = None
+    except ContractError as err:
+        payload, problem = None, str(err)
+    return _Incoming(
+        raw,
+        topic,
+        envelope.site,
+        envelope.seq,
+        envelope.id,
+        envelope.type,
+        envelope.source,
+        envelope,
+        payload,
+        problem,
+    )
+
+
+def _command(site: str, command_type: CommandType, payload: BaseModel) -> Command:
+    return Command(
+        id=new_event_id(),
+        site=site,
+        type=command_type,
+        at=utc_now(),
+        data=payload.model_dump(mode="json"),
+    )
+
+
+def _print_label(site: str, event_id: UUID, dock: str, label: PutawayLabel) -> Command:
+    return _command(
+        site, CommandType.PRINT_LABEL, PrintLabel(dock=dock, in_reply_to=event_id, label=label)
+    )
+
+
+def _balance_key(location_id: int, item_id: int, lot_id: int | None, hu_id: int | None) -> str:
+    return f"{location_id}:{item_id}:{lot_id or '-'}:{hu_id or '-'}"
+
+
+class IngestService:
+    """Applies edge events to central's store exactly once, in per-site seq order.
+
+    Args:
+        engine: the database (SQLite or PostgreSQL); the caller owns and disposes it.
+        buffer_limit: how many early events (ahead of a gap) to keep per site in memory; more
+            are dropped, which is safe because the edge resends everything not acknowledged.
+        clock: the current time (UTC); tests may inject one.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        buffer_limit: int = 1000,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._engine = engine
+        self._buffer_limit = buffer_limit
+        self._clock = clock
+        self._buffer: dict[str, dict[int, _Incoming]] = {}
+        self._buffer_full: set[str] = set()
+        self._buffer_lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The database this service writes to."""
+        return self._engine
+
+    # ----------------------------------------------------------------- the stream
+
+    def handle(self, raw: bytes, *, topic: str) -> IngestOutcome:
+        """Apply one message from `topic` (e.g. `wms/WH1/up/events`) and say what to ack/send."""
+        incoming = _parse(raw, topic)
+        if isinstance(incoming, _Unsequenced):
+            self._dead_letter_unsequenced(raw, topic=topic, reason=incoming.reason)
+            return IngestOutcome(site=None, ack_upto=None)
+        outcome = self._process(incoming)
+        if outcome.ack_upto is None:
+            return outcome
+        # Early events this worker holds may now be next in line.
+        ack = outcome.ack_upto
+        while (successor := self._buffer_take(incoming.site, ack + 1)) is not None:
+            following = self._process(successor)
+            if following.ack_upto is None:
+                break
+            outcome.commands.extend(following.commands)
+            ack = following.ack_upto
+        self._buffer_drop_upto(incoming.site, ack)
+        outcome.ack_upto = ack
+        return outcome
+
+    def buffered(self, site: str) -> list[int]:
+        """The seqs this worker holds for `site` while it waits for a gap to be resent."""
+        with self._buffer_lock:
+            return sorted(self._buffer.get(site, {}))
+
+    def _process(self, incoming: _Incoming) -> IngestOutcome:
+        try:
+            return self._process_once(incoming)
+        except IntegrityError:
+            # Another worker applied the same seq between our check and our commit (only
+            # possible if a lock was bypassed); re-checking under the lock sees it as a duplicate.
+            logger.warning(
+                "site %s seq %s hit a uniqueness conflict; re-checking", incoming.site, incoming.seq
+            )
+            return self._process_once(incoming)
+
+    def _process_once(self, incoming: _Incoming) -> IngestOutcome:
+        with UnitOfWork(self._engine, write_lock=True) as uow:
+            session = uow.session
+            site = self._lock_site(session, incoming.site)
+            if site is None:
+                uow.rollback()
+                self._dead_letter_unsequenced(
+                    incoming.raw,
+                    topic=incoming.topic,
+                    reason=f"site {incoming.site} is not known to central; create it first",
+                )
+                return IngestOutcome(site=incoming.site, ack_upto=None)
+            last = site.last_seq
+            if incoming.seq <= last:
+                commands = self._replayed(session, incoming)
+                uow.commit()
+                return IngestOutcome(site=site.code, ack_upto=last, commands=commands)
+            if incoming.seq > last + 1:
+                # Buffered while the site row is locked, so a worker applying the gap right now
+                # commits after this and finds the event when it drains the buffer.
+                self._buffer_put(incoming)
+                return IngestOutcome(site=site.code, ack_upto=last)
+            commands = self._apply_next(session, site, incoming)
+            uow.commit()
+            return IngestOutcome(site=site.code, ack_upto=incoming.seq, commands=commands)
+
+    @staticmethod
+    def _lock_site(session: Session, code: str) -> t.Site | None:
+        statement = select(t.Site).where(t.Site.code == code).with_for_update()
+        return session.exec(statement).first()
+
+    def _replayed(self, session: Session, incoming: _Incoming) -> list[Command]:
+        applied = session.get(t.AppliedEvent, (incoming.site, incoming.seq))
+        if applied is None or applied.event_id == incoming.event_id:
+            # A plain duplicate: change nothing, but hand back the commands it caused that the
+            # edge has not confirmed yet, in case those were lost too.
+            return self._unfinished_commands(session, incoming.event_id)
+        self._dead_letter(
+            session,
+            raw=incoming.raw,
+            topic=incoming.topic,
+            reason=(
+                f"conflicting replay: seq {incoming.seq} of site {incoming.site} was applied as "
+                f"event {applied.event_id}, this is event {incoming.event_id}"
+            ),
+            site=incoming.site,
+            seq=incoming.seq,
+            event_id=incoming.event_id,
+            event_type=incoming.event_type,
+            counted_as_applied=False,
+        )
+        return []
+
+    def _unfinished_commands(self, session: Session, event_id: UUID | None) -> list[Command]:
+        if event_id is None:
+            return []
+        rows = session.exec(
+            select(t.CommandOutbox).where(
+                t.CommandOutbox.cause_event_id == event_id,
+                col(t.CommandOutbox.done_at).is_(None),
+            )
+        ).all()
+        now = self._clock()
+        for row in rows:
+            row.last_sent_at = now
+            session.add(row)
+        return [Command.from_json(row.payload) for row in rows]
+
+    def _apply_next(self, session: Session, site: t.Site, incoming: _Incoming) -> list[Command]:
+        """Apply the event that is next in the site's stream and advance the cursor."""
+        now = self._clock()
+        event_id = incoming.event_id
+        if incoming.problem is not None:
+            effects = self._reject(session, incoming, incoming.problem)
+        elif event_id is not None and self._event_id_used(session, event_id):
+            effects = self._reject(
+                session, incoming, f"conflicting replay: event id {event_id} was already applied"
+            )
+            event_id = None
+        else:
+            effects = self._apply_effects(session, incoming)
+        session.add(
+            t.AppliedEvent(
+                site_code=site.code,
+                seq=incoming.seq,
+                event_id=event_id,
+                type=incoming.event_type,
+                source=incoming.source,
+                applied_at=now,
+                outcome=effects.outcome,
+                detail=effects.detail,
+            )
+        )
+        site.last_seq = incoming.seq
+        session.add(site)
+        self._store_commands(session, effects.commands, cause=incoming.event_id, sent_at=now)
+        logger.debug(
+            "site %s seq %s %s: %s", site.code, incoming.seq, effects.outcome, effects.detail
+        )
+        return effects.commands
+
+    @staticmethod
+    def _event_id_used(session: Session, event_id: UUID) -> bool:
+        statement = select(t.AppliedEvent.seq).where(t.AppliedEvent.event_id == event_id)
+        return session.exec(statement).first() is not None
+
+    def _apply_effects(self, session: Session, incoming: _Incoming) -> _Effects:
+        envelope, payload = incoming.envelope, incoming.payload
+        assert envelope is not None and payload is not None  # guaranteed when problem is None
+        try:
+            with session.begin_nested():
+                return self._dispatch(session, envelope, payload)
+        except CentralError as err:
+            return self._reject(session, incoming, str(err))
+
+    def _reject(self, session: Session, incoming: _Incoming, reason: str) -> _Effects:
+        """Dead-letter an event that takes its place in the stream but cannot be applied."""
+        self._dead_letter(
+            session,
+            raw=incoming.raw,
+            topic=incoming.topic,
+            reason=reason,
+            site=incoming.site,
+            seq=incoming.seq,
+            event_id=incoming.event_id,
+            event_type=incoming.event_type,
+            counted_as_applied=True,
+        )
+        commands: list[Command] = []
+        payload = incoming.payload
+        if isinstance(payload, GoodsReceived) and incoming.event_id is not None:
+            # The worker at the dock waits for a label: tell them to hold the pallet.
+            label = PutawayLabel(
+                sscc=payload.sscc,
+                gtin=payload.gtin,
+                batch=payload.batch,
+                expiry=payload.expiry,
+                quantity=payload.quantity,
+                weight_kg=payload.weight_kg,
+                hold_reason=reason[:200],
+            )
+            commands.append(_print_label(incoming.site, incoming.event_id, payload.dock, label))
+        return _Effects(EventOutcome.REJECTED, reason, commands)
+
+    def _dispatch(self, session: Session, envelope: Envelope, payload: BaseModel) -> _Effects:
+        if isinstance(payload, GoodsReceived):
+            return self._goods_received(session, envelope, payload)
+        if isinstance(payload, PutawayConfirmed):
+            return self._putaway_confirmed(session, envelope, payload)
+        if isinstance(payload, CommandDone):
+            return self._command_done(session, envelope, payload)
+        if isinstance(payload, DeviceStatus):
+            self._device_seen(session, envelope, payload.device, payload.state, payload.detail)
+            return _Effects(EventOutcome.APPLIED, f"{payload.device} is {payload.state}")
+        if isinstance(payload, DeviceError):
+            self._device_seen(session, envelope, payload.device, DeviceState.ERROR, payload.reason)
+            message = f"device {payload.device}: {payload.reason} (raw {payload.raw_hex[:64]})"
+            self._alert(session, envelope.site, "device_error", message, payload.device)
+            return _Effects(EventOutcome.APPLIED, message)
+        if isinstance(payload, ScanRejected):
+            message = (
+                f"scan rejected at {payload.dock} by {payload.device}: {payload.reason} "
+                f"(code {payload.code[:80]!r})"
+            )
+            self._alert(session, envelope.site, "scan_rejected", message, payload.dock)
+            return _Effects(EventOutcome.APPLIED, message)
+        raise ValueError(f"no handler for {type(payload).__name__}")
+
+    # ----------------------------------------------------------------- goods.received
+
+    def _goods_received(
+        self, session: Session, envelope: Envelope, payload: GoodsReceived
+    ) -> _Effects:
+        site = envelope.site
+        dock = session.exec(
+            select(t.Dock).where(t.Dock.site_code == site, t.Dock.code == payload.dock)
+        ).first()
+        if dock is None:
+            raise UnknownDock(
+                f"dock {payload.dock} is not set up at site {site}; pallet {payload.barcode} "
+                "not booked"
+            )
+        receiving = session.get(t.Location, dock.receiving_location_id)
+        assert receiving is not None and receiving.id is not None  # foreign key
+        item = session.exec(select(t.Item).where(t.Item.gtin == payload.gtin)).first()
+        sscc_taken = payload.sscc is not None and (
+            session.exec(
+                select(t.HandlingUnit.id).where(t.HandlingUnit.sscc == payload.sscc)
+            ).first()
+            is not None
+        )
+        lines = self._open_lines(session, site)
+        check = check_receipt(
+            ReceivedPallet(
+                gtin=payload.gtin,
+                quantity=payload.quantity,
+                weight_kg=payload.weight_kg,
+                sscc=payload.sscc,
+                batch=payload.batch,
+            ),
+            item=None
+            if item is None
+            else ItemInfo(item.gtin, item.name, item.unit_weight_kg, item.unit_volume_m3),
+            open_lines=[line for line, _row in lines],
+            sscc_already_received=sscc_taken,
+        )
+        if item is None or not check.bookable:
+            raise UnknownItem(check.hold_reason or f"unknown item GTIN {payload.gtin}")
+        assert item.id is not None
+        lot = self._lot(session, item.id, payload.batch, payload.expiry)
+        if check.line is not None:
+            row = next(row for line, row in lines if line.line_id == check.line.line_id)
+            row.received_quantity = row.received_quantity + payload.quantity
+            session.add(row)
+        hu: t.HandlingUnit | None = None
+        if payload.sscc is not None and not sscc_taken:
+            hu = t.HandlingUnit(
+                sscc=payload.sscc,
+                site_code=site,
+                item_id=item.id,
+                lot_id=lot.id if lot else None,
+                quantity=payload.quantity,
+                weight_kg=payload.weight_kg,
+                location_id=receiving.id,
+                status=HandlingUnitStatus.RECEIVED if check.ok else HandlingUnitStatus.HOLD,
+                received_at=self._clock(),
+            )
+            session.add(hu)
+            session.flush()
+        self._book(
+            session,
+            site=site,
+            source=None,
+            destination=receiving,
+            item=item,
+            lot=lot,
+            hu=hu,
+            quantity=payload.quantity,
+            cause=envelope.id,
+        )
+        ref = payload.sscc or payload.gtin
+        for discrepancy in check.discrepancies:
+            self._alert(
+                session,
+                site,
+                discrepancy.kind.value,
+                f"pallet {payload.barcode} at {payload.dock}: {discrepancy.message}; "
+                f"booked into {receiving.code} on hold",
+                ref,
+            )
+        bin_code: str | None = None
+        if check.ok and hu is not None:
+            volume = (
+                item.unit_volume_m3 * payload.quantity if item.unit_volume_m3 is not None else None
+            )
+            chosen = choose_putaway_bin(
+                PalletLoad(payload.weight_kg, volume),
+                self._bin_states(session, site),
+                origin=Point(dock.x, dock.y),
+            )
+            if chosen is None:
+                self._alert(
+                    session,
+                    site,
+                    "no_free_bin",
+                    f"no free bin with room for pallet {payload.sscc} "
+                    f"({payload.weight_kg} kg); it waits in {receiving.code}",
+                    ref,
+                )
+            else:
+                bin_code = chosen.code
+                self._reserve(session, site, hu, chosen.code)
+        elif check.ok:
+            self._alert(
+                session,
+                site,
+                "no_sscc",
+                f"pallet {payload.barcode} has no SSCC; booked into {receiving.code}, "
+                "put it away by hand",
+                ref,
+            )
+        label = PutawayLabel(
+            sscc=payload.sscc,
+            gtin=payload.gtin,
+            item_name=item.name,
+            batch=payload.batch,
+            expiry=payload.expiry,
+            quantity=payload.quantity,
+            weight_kg=payload.weight_kg,
+            location=bin_code,
+            hold_reason=check.hold_reason[:200] if check.hold_reason else None,
+        )
+        command = _print_label(site, envelope.id, payload.dock, label)
+        if check.ok:
+            detail = f"{payload.quantity} x {payload.gtin} into {receiving.code}, bin {bin_code}"
+            return _Effects(EventOutcome.APPLIED, detail, [command])
+        kinds = ", ".join(d.kind.value for d in check.discrepancies)
+        return _Effects(EventOutcome.DISCREPANCY, f"{ref}: {kinds}", [command])
+
+    @staticmethod
+    def _open_lines(session: Session, site: str) -> list[tuple[ReceiptLine, t.ExpectedReceiptLine]]:
+        rows = session.exec(
+            select(t.ExpectedReceiptLine, t.ExpectedReceipt)
+            .join(t.ExpectedReceipt, col(t.ExpectedReceipt.id) == t.ExpectedReceiptLine.receipt_id)
+            .where(t.ExpectedReceipt.site_code == site, t.ExpectedReceipt.status == "open")
+            .order_by(col(t.ExpectedReceipt.id), col(t.ExpectedReceiptLine.line_no))
+        ).all()
+        result = []
+        for row, receipt in rows:
+            assert row.id is not None
+            line = ReceiptLine(
+                line_id=row.id,
+                reference=f"{receipt.reference}/{row.line_no}",
+                gtin=row.gtin,
+                quantity=row.quantity,
+                received_quantity=row.received_quantity,
+                batch=row.batch,
+                sscc=row.sscc,
+                expected_weight_kg=row.expected_weight_kg,
+                weight_tolerance_pct=row.weight_tolerance_pct,
+            )
+            result.append((line, row))
+        return result
+
+    @staticmethod
+    def _lot(
+        session: Session, item_id: int, batch: str | None, expiry: date | None
+    ) -> t.Lot | None:
+        if batch is None:
+            return None
+        lot = session.exec(
+            select(t.Lot).where(t.Lot.item_id == item_id, t.Lot.batch == batch)
+        ).first()
+        if lot is None:
+            lot = t.Lot(item_id=item_id, batch=batch, expiry=expiry)
+            session.add(lot)
+            session.flush()
+        return lot
+
+    @staticmethod
+    def _bin_states(session: Session, site: str) -> list[BinState]:
+        """The site's free bins: no stock in them and not promised to an open putaway task."""
+        stocked = select(t.StockBalance.location_id).where(
+            t.StockBalance.site_code == site, t.StockBalance.quantity != Decimal(0)
+        )
+        reserved = select(t.PutawayTask.suggested_location_id).where(
+            t.PutawayTask.site_code == site,
+            t.PutawayTask.status == "open",
+            col(t.PutawayTask.suggested_location_id).is_not(None),
+        )
+        bins = session.exec(
+            select(t.Location).where(
+                t.Location.site_code == site,
+                t.Location.kind == "bin",
+                col(t.Location.id).not_in(stocked),
+                col(t.Location.id).not_in(reserved),
+            )
+        ).all()
+        return [
+            BinState(
+                code=location.code,
+                position=Point(location.x, location.y),
+                max_weight_kg=location.max_weight_kg,
+                max_volume_m3=location.max_volume_m3,
+                max_pallets=location.max_pallets,
+            )
+            for location in bins
+        ]
+
+    def _reserve(self, session: Session, site: str, hu: t.HandlingUnit, bin_code: str) -> None:
+        location = self._location(session, site, bin_code)
+        assert hu.id is not None and location is not None
+        session.add(
+            t.PutawayTask(
+                site_code=site,
+                handling_unit_id=hu.id,
+                suggested_location_id=location.id,
+                status="open",
+                created_at=self._clock(),
+            )
+        )
+
+    # ----------------------------------------------------------------- putaway.confirmed
+
+    def _putaway_confirmed(
+        self, session: Session, envelope: Envelope, payload: PutawayConfirmed
+    ) -> _Effects:
+        site = envelope.site
+        hu = session.exec(
+            select(t.HandlingUnit).where(
+                t.HandlingUnit.sscc == payload.sscc, t.HandlingUnit.site_code == site
+            )
+        ).first()
+        if hu is None:
+            raise UnknownHandlingUnit(
+                f"putaway of SSCC {payload.sscc} to {payload.location} not booked: no such pallet "
+                f"was received at {site}"
+            )
+        destination = self._location(session, site, payload.location)
+        if destination is None or destination.id is None:
+            raise UnknownLocation(
+                f"putaway of SSCC {payload.sscc} not booked: site {site} has no location "
+                f"{payload.location}"
+            )
+        task = session.exec(
+            select(t.PutawayTask).where(
+                t.PutawayTask.handling_unit_id == hu.id, t.PutawayTask.status == "open"
+            )
+        ).first()
+        now = self._clock()
+        if task is not None:
+            task.status = "done"
+            task.confirmed_location_id = destination.id
+            task.done_at = now
+            session.add(task)
+            if task.suggested_location_id not in (None, destination.id):
+                suggested = session.get(t.Location, task.suggested_location_id)
+                self._alert(
+                    session,
+                    site,
+                    "putaway_deviation",
+                    f"pallet {hu.sscc} was put away in {destination.code}, "
+                    f"suggested {suggested.code if suggested else '?'}",
+                    hu.sscc,
+                )
+        if hu.location_id == destination.id:
+            return _Effects(EventOutcome.APPLIED, f"{hu.sscc} already in {destination.code}")
+        source = session.get(t.Location, hu.location_id)
+        item = session.get(t.Item, hu.item_id)
+        lot = session.get(t.Lot, hu.lot_id) if hu.lot_id is not None else None
+        assert source is not None and item is not None
+        self._book(
+            session,
+            site=site,
+            source=source,
+            destination=destination,
+            item=item,
+            lot=lot,
+            hu=hu,
+            quantity=hu.quantity,
+            cause=envelope.id,
+        )
+        if hu.status == HandlingUnitStatus.HOLD:
+            self._alert(
+                session,
+                site,
+                "held_pallet_moved",
+                f"pallet {hu.sscc} is on hold but was put away in {destination.code}",
+                hu.sscc,
+            )
+        else:
+            hu.status = HandlingUnitStatus.STORED
+        hu.location_id = destination.id
+        session.add(hu)
+        return _Effects(EventOutcome.APPLIED, f"{hu.sscc}: {source.code} -> {destination.code}")
+
+    @staticmethod
+    def _location(session: Session, site: str, code: str) -> t.Location | None:
+        return session.exec(
+            select(t.Location).where(t.Location.site_code == site, t.Location.code == code)
+        ).first()
+
+    # ----------------------------------------------------------------- other events
+
+    def _command_done(self, session: Session, envelope: Envelope, payload: CommandDone) -> _Effects:
+        row = session.get(t.CommandOutbox, payload.command_id)
+        if row is None or row.site_code != envelope.site:
+            return _Effects(EventOutcome.APPLIED, f"command {payload.command_id} is not ours")
+        if row.done_at is not None:
+            return _Effects(EventOutcome.APPLIED, f"command {payload.command_id} already done")
+        row.done_at = self._clock()
+        row.ok = payload.ok
+        row.detail = payload.detail[:500]
+        session.add(row)
+        if not payload.ok:
+            self._alert(
+                session,
+                envelope.site,
+                "command_failed",
+                f"{row.type} command {row.command_id} failed at the edge: {payload.detail}",
+                str(row.command_id),
+            )
+        return _Effects(EventOutcome.APPLIED, f"command {payload.command_id} done ok={payload.ok}")
+
+    @staticmethod
+    def _device_seen(
+        session: Session, envelope: Envelope, device: str, state: str, detail: str
+    ) -> None:
+        row = session.get(t.DeviceStatus, (envelope.site, device))
+        if row is None:
+            row = t.DeviceStatus(
+                site_code=envelope.site,
+                device=device,
+                state=state,
+                detail=detail,
+                last_seen=envelope.at,
+            )
+        else:
+            row.state = state
+            row.detail = detail
+            row.last_seen = max(row.last_seen, envelope.at)
+        session.add(row)
+
+    # ----------------------------------------------------------------- ledger, alerts, outbox
+
+    def _book(
+        self,
+        session: Session,
+        *,
+        site: str,
+        source: t.Location | None,
+        destination: t.Location | None,
+        item: t.Item,
+        lot: t.Lot | None,
+        hu: t.HandlingUnit | None,
+        quantity: Decimal,
+        cause: UUID,
+    ) -> None:
+        """Write one stock move and bring the balances it touches up to date."""
+        assert item.id is not None
+        move = StockMove(
+            from_location=source.code if source else None,
+            to_location=destination.code if destination else None,
+            gtin=item.gtin,
+            quantity=quantity,
+            batch=lot.batch if lot else None,
+            sscc=hu.sscc if hu else None,
+            cause_event_id=cause,
+        )
+        rows: dict[StockKey, tuple[t.Location, t.StockBalance | None]] = {}
+        for location in (source, destination):
+            if location is None:
+                continue
+            assert location.id is not None
+            key = _balance_key(location.id, item.id, lot.id if lot else None, hu.id if hu else None)
+            balance = session.exec(select(t.StockBalance).where(t.StockBalance.key == key)).first()
+            rows[StockKey(location.code, item.gtin, move.batch, move.sscc)] = (location, balance)
+        current = {k: (b.quantity if b else Decimal(0)) for k, (_loc, b) in rows.items()}
+        after = apply_move(current, move)
+        now = self._clock()
+        for stock_key, (location, balance) in rows.items():
+            assert location.id is not None
+            new_quantity = after.get(stock_key, Decimal(0))
+            if balance is None:
+                balance = t.StockBalance(
+                    key=_balance_key(
+                        location.id, item.id, lot.id if lot else None, hu.id if hu else None
+                    ),
+                    site_code=site,
+                    location_id=location.id,
+                    item_id=item.id,
+                    lot_id=lot.id if lot else None,
+                    handling_unit_id=hu.id if hu else None,
+                    quantity=new_quantity,
+                    updated_at=now,
+                )
+            else:
+                balance.quantity = new_quantity
+                balance.updated_at = now
+            session.add(balance)
+        session.add(
+            t.StockMove(
+                site_code=site,
+                from_location_id=source.id if source else None,
+                to_location_id=destination.id if destination else None,
+                item_id=item.id,
+                lot_id=lot.id if lot else None,
+                handling_unit_id=hu.id if hu else None,
+                quantity=quantity,
+                cause_event_id=cause,
+                created_at=now,
+            )
+        )
+
+    def _alert(
+        self, session: Session, site: str | None, kind: str, message: str, ref: str | None
+    ) -> None:
+        logger.info("alert %s at %s: %s", kind, site, message)
+        session.add(
+            t.Alert(
+                site_code=site,
+                kind=kind,
+                message=message,
+                ref=ref[:80] if ref else None,
+                status="open",
+                created_at=self._clock(),
+            )
+        )
+
+    def _dead_letter(
+        self,
+        session: Session,
+        *,
+        raw: bytes,
+        topic: str,
+        reason: str,
+        site: str | None,
+        seq: int | None,
+        event_id: UUID | None,
+        event_type: str | None,
+        counted_as_applied: bool,
+    ) -> None:
+        now = self._clock()
+        digest = hashlib.sha256(raw).hexdigest()
+        if not counted_as_applied:
+            # The same unusable message keeps coming back until someone fixes its source:
+            # count it on one dead letter instead of filling the table.
+            existing = session.exec(
+                select(t.RejectedEvent).where(
+                    t.RejectedEvent.raw_sha256 == digest,
+                    t.RejectedEvent.status == "open",
+                    col(t.RejectedEvent.counted_as_applied).is_(False),
+                )
+            ).first()
+            if existing is not None:
+                existing.occurrences += 1
+                existing.last_seen_at = now
+                session.add(existing)
+                return
+        logger.warning("dead letter (site %s seq %s): %s", site, seq, reason)
+        session.add(
+            t.RejectedEvent(
+                raw=_raw_text(raw),
+                raw_sha256=digest,
+                topic=topic[:200],
+                site_code=site[:64] if site else None,
+                seq=seq,
+                event_id=event_id,
+                event_type=event_type,
+                reason=reason,
+                counted_as_applied=counted_as_applied,
+                occurrences=1,
+                status="open",
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+        where = f"seq {seq} of site {site}" if seq is not None else f"a message on {topic}"
+        self._alert(session, site, "rejected_event", f"{where} was rejected: {reason}", None)
+
+    def _dead_letter_unsequenced(self, raw: bytes, *, topic: str, reason: str) -> None:
+        header = _readable_header(raw)
+        with UnitOfWork(self._engine, write_lock=True) as uow:
+            self._dead_letter(
+                uow.session,
+                raw=raw,
+                topic=topic,
+                reason=reason,
+                site=header[0] if header else site_of_topic(topic),
+                seq=header[1] if header else None,
+                event_id=header[2] if header else None,
+                event_type=header[3] if header else None,
+                counted_as_applied=False,
+            )
+            uow.commit()
+
+    @staticmethod
+    def _store_commands(
+        session: Session, commands: list[Command], *, cause: UUID | None, sent_at: datetime | None
+    ) -> None:
+        for command in commands:
+            session.add(
+                t.CommandOutbox(
+                    command_id=command.id,
+                    site_code=command.site,
+                    type=command.type,
+                    payload=command.to_json().decode(),
+                    cause_event_id=cause,
+                    created_at=command.at,
+                    last_sent_at=sent_at,
+                )
+            )
+
+    # ----------------------------------------------------------------- resend and repair
+
+    def pending_commands(self, *, older_than_s: float, site: str | None = None) -> list[Command]:
+        """Commands the edge has not confirmed, last sent more than `older_than_s` ago.
+
+        Marks them as sent now: the caller publishes them.
+        """
+        now = self._clock()
+        cutoff = now - timedelta(seconds=older_than_s)
+        with UnitOfWork(self._engine, write_lock=True) as uow:
+            statement = (
+                select(t.CommandOutbox)
+                .where(
+                    col(t.CommandOutbox.done_at).is_(None),
+                    or_(
+                        col(t.CommandOutbox.last_sent_at).is_(None),
+                        col(t.CommandOutbox.last_sent_at) <= cutoff,
+                    ),
+                )
+                .order_by(col(t.CommandOutbox.created_at))
+                .limit(_RESEND_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+            if site is not None:
+                statement = statement.where(t.CommandOutbox.site_code == site)
+            rows = uow.session.exec(statement).all()
+            for row in rows:
+                row.last_sent_at = now
+                uow.session.add(row)
+            commands = [Command.from_json(row.payload) for row in rows]
+            uow.commit()
+        return commands
+
+    def reapply_dead_letter(self, dead_letter_id: int) -> IngestOutcome:
+        """Apply a dead-lettered event again after its cause was fixed (e.g. the item created).
+
+        Only events that took their place in a site's stream can be re-applied; anything else
+        the edge resends by itself. The commands it causes are queued for the resend loop.
+        Raises UnknownDeadLetter, or DeadLetterNotReapplicable (with the reason it still fails).
+        """
+        with UnitOfWork(self._engine, write_lock=True) as uow:
+            session = uow.session
+            row = session.get(t.RejectedEvent, dead_letter_id)
+            if row is None:
+                raise UnknownDeadLetter(f"no dead letter {dead_letter_id}")
+            if not row.counted_as_applied or row.site_code is None or row.seq is None:
+                raise DeadLetterNotReapplicable(
+                    f"dead letter {dead_letter_id} never took a place in a site's event stream; "
+                    "fix its sender, which resends it"
+                )
+            site = self._lock_site(session, row.site_code)
+            row = session.exec(
+                select(t.RejectedEvent)
+                .where(t.RejectedEvent.id == dead_letter_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            ).one()
+            if row.status != "open" or site is None:
+                raise DeadLetterNotReapplicable(
+                    f"dead letter {dead_letter_id} was already re-applied"
+                )
+            incoming = _parse(row.raw.encode(), row.topic)
+            if isinstance(incoming, _Unsequenced):
+                raise DeadLetterNotReapplicable(f"still not readable: {incoming.reason}")
+            if incoming.problem is not None:
+                raise DeadLetterNotReapplicable(f"still not readable: {incoming.problem}")
+            assert incoming.envelope is not None and incoming.payload is not None
+            try:
+                with session.begin_nested():
+                    effects = self._dispatch(session, incoming.envelope, incoming.payload)
+            except CentralError as err:
+                raise DeadLetterNotReapplicable(f"still rejected: {err}") from err
+            now = self._clock()
+            row.status = "reapplied"
+            row.reapplied_at = now
+            session.add(row)
+            applied = session.get(t.AppliedEvent, (row.site_code, row.seq))
+            if applied is not None:
+                applied.outcome = EventOutcome.REAPPLIED
+                applied.detail = f"{effects.outcome}: {effects.detail}"
+                session.add(applied)
+            self._store_commands(session, effects.commands, cause=row.event_id, sent_at=None)
+            uow.commit()
+        logger.info("dead letter %s re-applied: %s", dead_letter_id, effects.detail)
+        return IngestOutcome(site=incoming.site, ack_upto=None, commands=effects.commands)
+
+    # ----------------------------------------------------------------- early events
+
+    def _buffer_put(self, incoming: _Incoming) -> None:
+        with self._buffer_lock:
+            pending = self._buffer.setdefault(incoming.site, {})
+            if incoming.seq not in pending and len(pending) >= self._buffer_limit:
+                if incoming.site not in self._buffer_full:
+                    self._buffer_full.add(incoming.site)
+                    logger.warning(
+                        "site %s: %s early events buffered, dropping more until the gap is resent",
+                        incoming.site,
+                        len(pending),
+                    )
+                return
+            pending[incoming.seq] = incoming
+
+    def _buffer_take(self, site: str, seq: int) -> _Incoming | None:
+        with self._buffer_lock:
+            return self._buffer.get(site, {}).pop(seq, None)
+
+    def _buffer_drop_upto(self, site: str, seq: int) -> None:
+        with self._buffer_lock:
+            pending = self._buffer.get(site)
+            if pending is None:
+                return
+            for stale in [s for s in pending if s <= seq]:
+                del pending[stale]
+            if len(pending) < self._buffer_limit:
+                self._buffer_full.discard(site)
+            if not pending:
+                del self._buffer[site]

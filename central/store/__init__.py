@@ -1,0 +1,1 @@
+"""Central's persistence: SQLModel tables, Alembic migrations, engines and the unit of work."""

@@ -1,0 +1,274 @@
+"""Central's database tables (SQLModel). Schema changes go through Alembic in central/migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from sqlalchemy import Column, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from central.store.types import DecimalType, UtcDateTime
+
+
+def _decimal(*, nullable: bool = False, scale: int = 6) -> Column[Decimal]:
+    return Column(DecimalType(18, scale), nullable=nullable)
+
+
+def _when(*, nullable: bool = False) -> Column[datetime]:
+    return Column(UtcDateTime(), nullable=nullable)
+
+
+class Site(SQLModel, table=True):
+    """A warehouse; `last_seq` is the cursor of its edge's event stream (DESIGN §3)."""
+
+    __tablename__ = "site"
+
+    code: str = Field(primary_key=True, max_length=16)
+    name: str = Field(max_length=120)
+    last_seq: int = Field(default=0)
+    created_at: datetime = Field(sa_column=_when())
+
+
+class Location(SQLModel, table=True):
+    """A place stock can be: a dock's receiving area or a storage bin."""
+
+    __tablename__ = "location"
+    __table_args__ = (UniqueConstraint("site_code", "code", name="uq_location_site_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    code: str = Field(max_length=40)
+    kind: str = Field(max_length=16)
+    zone: str | None = Field(default=None, max_length=20)
+    aisle: str | None = Field(default=None, max_length=20)
+    bay: str | None = Field(default=None, max_length=20)
+    level: str | None = Field(default=None, max_length=20)
+    x: Decimal = Field(sa_column=_decimal())
+    y: Decimal = Field(sa_column=_decimal())
+    z: Decimal = Field(sa_column=_decimal())
+    max_weight_kg: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    max_volume_m3: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    max_pallets: int | None = Field(default=None)
+
+
+class Dock(SQLModel, table=True):
+    """A dock door of a site, where it is, and where received goods are booked."""
+
+    __tablename__ = "dock"
+    __table_args__ = (UniqueConstraint("site_code", "code", name="uq_dock_site_code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    code: str = Field(max_length=40)
+    receiving_location_id: int = Field(foreign_key="location.id")
+    x: Decimal = Field(sa_column=_decimal())
+    y: Decimal = Field(sa_column=_decimal())
+
+
+class Item(SQLModel, table=True):
+    """A trade item, identified by its GTIN-14."""
+
+    __tablename__ = "item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gtin: str = Field(unique=True, max_length=14)
+    name: str = Field(max_length=200)
+    unit_weight_kg: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    unit_volume_m3: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+
+
+class Lot(SQLModel, table=True):
+    """A batch of an item, with its expiry date if the label gave one."""
+
+    __tablename__ = "lot"
+    __table_args__ = (UniqueConstraint("item_id", "batch", name="uq_lot_item_batch"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    batch: str = Field(max_length=40)
+    expiry: date | None = Field(default=None)
+
+
+class HandlingUnit(SQLModel, table=True):
+    """A pallet, identified by its SSCC; `status` is received, hold or stored."""
+
+    __tablename__ = "handling_unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sscc: str = Field(unique=True, max_length=18)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    item_id: int = Field(foreign_key="item.id")
+    lot_id: int | None = Field(default=None, foreign_key="lot.id")
+    quantity: Decimal = Field(sa_column=_decimal())
+    weight_kg: Decimal = Field(sa_column=_decimal())
+    location_id: int = Field(foreign_key="location.id", index=True)
+    status: str = Field(max_length=16)
+    received_at: datetime = Field(sa_column=_when())
+
+
+class ExpectedReceipt(SQLModel, table=True):
+    """An advance shipping notice or purchase order the site expects to receive."""
+
+    __tablename__ = "expected_receipt"
+    __table_args__ = (
+        UniqueConstraint("site_code", "reference", name="uq_expected_receipt_site_reference"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    reference: str = Field(max_length=60)
+    supplier: str | None = Field(default=None, max_length=120)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+
+
+class ExpectedReceiptLine(SQLModel, table=True):
+    """One line of an expected receipt: by SSCC (one pallet) or by GTIN (and batch)."""
+
+    __tablename__ = "expected_receipt_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    receipt_id: int = Field(foreign_key="expected_receipt.id", index=True)
+    line_no: int
+    gtin: str = Field(max_length=14, index=True)
+    batch: str | None = Field(default=None, max_length=40)
+    sscc: str | None = Field(default=None, max_length=18, index=True)
+    quantity: Decimal = Field(sa_column=_decimal())
+    received_quantity: Decimal = Field(sa_column=_decimal())
+    expected_weight_kg: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    weight_tolerance_pct: Decimal = Field(sa_column=_decimal())
+    unit_price: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    currency: str | None = Field(default=None, max_length=3)
+
+
+class StockMove(SQLModel, table=True):
+    """An immutable stock ledger row; `cause_event_id` is the edge event that caused it."""
+
+    __tablename__ = "stock_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    from_location_id: int | None = Field(default=None, foreign_key="location.id")
+    to_location_id: int | None = Field(default=None, foreign_key="location.id")
+    item_id: int = Field(foreign_key="item.id")
+    lot_id: int | None = Field(default=None, foreign_key="lot.id")
+    handling_unit_id: int | None = Field(default=None, foreign_key="handling_unit.id")
+    quantity: Decimal = Field(sa_column=_decimal())
+    cause_event_id: UUID | None = Field(default=None, index=True)
+    created_at: datetime = Field(sa_column=_when())
+
+
+class StockBalance(SQLModel, table=True):
+    """The stock ledger's projection: quantity per location, item, lot and handling unit."""
+
+    __tablename__ = "stock_balance"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=80)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    location_id: int = Field(foreign_key="location.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    lot_id: int | None = Field(default=None, foreign_key="lot.id")
+    handling_unit_id: int | None = Field(default=None, foreign_key="handling_unit.id")
+    quantity: Decimal = Field(sa_column=_decimal())
+    updated_at: datetime = Field(sa_column=_when())
+
+
+class AppliedEvent(SQLModel, table=True):
+    """One entry of a site's applied event stream; (site, seq) is unique by construction.
+
+    `event_id` is None when the event's id could not be read or was already used by another seq.
+    """
+
+    __tablename__ = "applied_event"
+
+    site_code: str = Field(foreign_key="site.code", primary_key=True, max_length=16)
+    seq: int = Field(primary_key=True)
+    event_id: UUID | None = Field(default=None, unique=True)
+    type: str = Field(max_length=60)
+    source: str = Field(default="", max_length=120)
+    applied_at: datetime = Field(sa_column=_when())
+    outcome: str = Field(max_length=16)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class RejectedEvent(SQLModel, table=True):
+    """A dead letter: an event central could not apply, kept with its raw text and the reason."""
+
+    __tablename__ = "rejected_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    raw_sha256: str = Field(max_length=64, index=True)
+    topic: str = Field(default="", max_length=200)
+    site_code: str | None = Field(default=None, max_length=64, index=True)
+    seq: int | None = Field(default=None)
+    event_id: UUID | None = Field(default=None)
+    event_type: str | None = Field(default=None, max_length=60)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    counted_as_applied: bool = Field(default=False)
+    occurrences: int = Field(default=1)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+    last_seen_at: datetime = Field(sa_column=_when())
+    reapplied_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class Alert(SQLModel, table=True):
+    """Something ops must look at: a discrepancy, a rejected event, a device fault."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str | None = Field(default=None, max_length=64, index=True)
+    kind: str = Field(max_length=40)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    ref: str | None = Field(default=None, max_length=80)
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+
+
+class PutawayTask(SQLModel, table=True):
+    """Take a received pallet to its suggested bin; an open task reserves that bin."""
+
+    __tablename__ = "putaway_task"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    handling_unit_id: int = Field(foreign_key="handling_unit.id", index=True)
+    suggested_location_id: int | None = Field(default=None, foreign_key="location.id")
+    confirmed_location_id: int | None = Field(default=None, foreign_key="location.id")
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+    done_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class CommandOutbox(SQLModel, table=True):
+    """A command for an edge, kept until the edge reports it done; resent while it is not."""
+
+    __tablename__ = "command_outbox"
+
+    command_id: UUID = Field(primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    type: str = Field(max_length=40)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    cause_event_id: UUID | None = Field(default=None, index=True)
+    created_at: datetime = Field(sa_column=_when())
+    last_sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    ok: bool | None = Field(default=None)
+    detail: str = Field(default="", sa_column=Column(String(500), nullable=False))
+
+
+class DeviceStatus(SQLModel, table=True):
+    """The last known state of each edge device, for ops' device health view."""
+
+    __tablename__ = "device_status"
+
+    site_code: str = Field(foreign_key="site.code", primary_key=True, max_length=16)
+    device: str = Field(primary_key=True, max_length=120)
+    state: str = Field(max_length=20)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    last_seen: datetime = Field(sa_column=_when())
