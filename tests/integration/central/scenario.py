@@ -24,6 +24,7 @@ from central.schemas import (
 from central.store import tables as t
 from central.store.db import make_engine, upgrade
 from contracts import Envelope, Topics, new_event_id
+from firmware_sim import gs1
 
 GTIN = "04012345000016"
 OTHER_GTIN = "04012345000023"
@@ -32,16 +33,9 @@ PALLET_QTY = Decimal(10)
 PALLET_KG = Decimal("500.0")
 
 
-def gs1_check_digit(body: str) -> str:
-    """The GS1 mod-10 check digit for a numeric body."""
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 def sscc(serial: int) -> str:
     """A valid SSCC: extension 0, company prefix 4012345, the serial, check digit."""
-    body = f"04012345{serial:09d}"
-    return body + gs1_check_digit(body)
+    return gs1.sscc("4012345", serial)
 
 
 @contextmanager
