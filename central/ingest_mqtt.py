@@ -174,7 +174,7 @@ class MqttIngest:
         reason: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._stop.is_set():
             logger.warning("central ingest lost the broker: %s; reconnecting", reason)
         self._connected.clear()
 
@@ -190,7 +190,12 @@ class MqttIngest:
                 return
             topic, payload = item
             try:
-                if topic.endswith("/status"):
+                site = site_of_topic(topic)
+                if site is None or topic not in (Topics(site).status, Topics(site).up_events):
+                    # amqtt has been seen delivering retained messages of topics we did not
+                    # subscribe to; they are not ours to judge.
+                    logger.debug("ignoring message on unsubscribed topic %s", topic)
+                elif topic.endswith("/status"):
                     self._on_edge_status(topic, payload)
                 else:
                     self._publish(self._service.handle(payload, topic=topic))

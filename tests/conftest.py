@@ -14,16 +14,20 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.amqtt_broker import AmqttProcess
 from tests.support.mosquitto import MosquittoProcess
 from tests.support.services import MOSQUITTO_URL, POSTGRES_ADMIN_URL, require
-from wms.embedded_broker import EmbeddedBroker
 
 
 @pytest.fixture(scope="session")
 def embedded_broker_url() -> Iterator[str]:
-    """An in-process amqtt broker shared by the session."""
-    with EmbeddedBroker() as broker:
+    """The embedded default's amqtt broker, shared by the session (in a child process)."""
+    broker = AmqttProcess()
+    broker.start()
+    try:
         yield broker.url
+    finally:
+        broker.stop()
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ def reachable(url: str, default_port: int) -> bool:
     """True if a TCP connection to the URL's host and port succeeds within a second."""
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        address = (parts.hostname or "127.0.0.1", parts.port or default_port)
+        with socket.create_connection(address, 1):
             return True
     except OSError:
         return False

@@ -1,0 +1,1 @@
+"""Benchmarks, kept apart from tests: run each as `python -m bench.<name>`."""

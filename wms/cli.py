@@ -1,0 +1,202 @@
+"""The `wms` command line: central, edge, simulated devices and the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wms.demo import DemoResult
+from wms.logs import configure_logging
+
+app = typer.Typer(help="wms-edge: warehouse edge agents and central WMS.", no_args_is_help=True)
+sim_app = typer.Typer(help="Simulated devices that speak the real protocols.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+console = Console()
+logger = logging.getLogger("wms")
+
+LogFormat = Annotated[str, typer.Option("--log-format", help="json or text")]
+
+
+def _logging(level: str, fmt: str, process: str) -> None:
+    style: Literal["json", "text"] = "text" if fmt == "text" else "json"
+    configure_logging(level, style=style, process=process)
+
+
+@app.command()
+def central(
+    ingest_only: Annotated[bool, typer.Option("--ingest-only", help="MQTT ingest, no API")] = False,
+    no_ingest: Annotated[bool, typer.Option("--no-ingest", help="API only, no MQTT")] = False,
+    host: Annotated[str | None, typer.Option(help="API bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="API port")] = None,
+    log_level: str = "INFO",
+    log_format: LogFormat = "json",
+) -> None:
+    """Run central: API and MQTT ingest (settings from env: DATABASE_URL, MQTT_URL...)."""
+    from central.settings import CentralSettings
+    from wms.central_runner import CentralServer
+
+    if ingest_only and no_ingest:
+        raise typer.BadParameter("--ingest-only and --no-ingest exclude each other")
+    _logging(log_level, log_format, "central")
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["api_host"] = host
+    if port is not None:
+        overrides["api_port"] = port
+    settings = CentralSettings(**overrides)  # type: ignore[arg-type]
+    server = CentralServer(settings, api=not ingest_only, ingest=not no_ingest)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@app.command()
+def edge(
+    config: Annotated[Path, typer.Option("--config", "-c", help="the site's YAML config")],
+    log_level: str = "INFO",
+    log_format: LogFormat = "json",
+) -> None:
+    """Run one site's edge agent."""
+    from edge_agent.agent import run_edge
+    from edge_agent.config import load_config
+    from edge_agent.errors import EdgeConfigError
+
+    _logging(log_level, log_format, "edge")
+    try:
+        cfg = load_config(config)
+    except EdgeConfigError as err:
+        console.print(f"[red]config error:[/red] {err}")
+        raise typer.Exit(2) from err
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_edge(cfg, stop=stop)
+
+    asyncio.run(main())
+
+
+@sim_app.command("dock")
+def sim_dock(
+    out_dir: Annotated[Path, typer.Option(help="where printed labels go")] = Path("var/sim/labels"),
+    scale: Annotated[str, typer.Option(help="mt-sics or toledo-8217")] = "mt-sics",
+    printer_link: Annotated[str, typer.Option(help="pty or tcp")] = "pty",
+    truck: Annotated[int, typer.Option(help="receive a truck of N pallets (0: just serve)")] = 0,
+    central_url: Annotated[str, typer.Option(help="central API, to load the truck's ASN")] = (
+        "http://127.0.0.1:8000"
+    ),
+    site: str = "WH1",
+    dock: str = "dock-1",
+    seed: int = 1,
+    log_level: str = "INFO",
+    log_format: LogFormat = "text",
+) -> None:
+    """Start a simulated dock and print the device URLs for the edge config.
+
+    With --truck N, also load the truck's items and ASN into central and receive it as a dock
+    worker would, once the edge is connected.
+    """
+    import httpx
+
+    from firmware_sim.scenario import DockWorker, SimulatedDock, inbound_truck
+    from wms.seed import Layout, seed_site, seed_truck
+
+    if scale not in ("mt-sics", "toledo-8217") or printer_link not in ("pty", "tcp"):
+        raise typer.BadParameter("--scale is mt-sics|toledo-8217, --printer-link pty|tcp")
+    _logging(log_level, log_format, "sim")
+    with SimulatedDock(
+        out_dir=out_dir,
+        scale_protocol=scale,  # type: ignore[arg-type]
+        printer_link=printer_link,  # type: ignore[arg-type]
+        seed=seed,
+    ) as sim:
+        urls = sim.urls
+        # Plain stdout lines, so scripts (and tests) can read the URLs.
+        typer.echo(f"scanner: {urls.scanner}")
+        typer.echo(f"scale: {urls.scale} ({scale})")
+        typer.echo(f"printer: {urls.printer}")
+        typer.echo(f"labels: {out_dir}")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            if truck:
+                manifest = inbound_truck(site=site, dock=dock, pallets=truck, seed=seed)
+                with httpx.Client(base_url=central_url, timeout=30) as client:
+                    seed_site(client, site=site, docks=[dock], layout=Layout())
+                    seed_truck(client, manifest)
+                typer.echo("truck: ready")
+                report = DockWorker(sim, stop=stop).receive(manifest)
+                typer.echo(f"truck: done, {report.put_away}/{len(manifest.pallets)} put away")
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def demo(
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    pallets: int = 40,
+    serve: Annotated[bool, typer.Option(help="keep serving the API afterwards")] = True,
+    workdir: Path = Path("var/demo"),
+    log_level: str = "WARNING",
+) -> None:
+    """Run a simulated warehouse day on the embedded default and serve central."""
+    import os
+
+    from wms.demo import DemoOptions, run_demo
+
+    configure_logging(log_level, style="text", process="demo")
+    console.print(f"[bold]wms-edge demo[/bold]: receiving a {pallets}-pallet truck at WH1 dock-1")
+    options = DemoOptions(
+        workdir=workdir,
+        host=host,
+        port=port,
+        pallets=pallets,
+        serve=serve,
+        mqtt_url=os.environ.get("MQTT_URL") or None,
+    )
+    run_demo(options, on_done=_print_demo_summary)
+
+
+def _print_demo_summary(result: DemoResult) -> None:
+    table = Table(title=f"Truck {result.manifest.reference}: pallets received")
+    for column in ("SSCC", "item", "qty", "weight kg", "bin", "labels"):
+        table.add_column(column)
+    by_sscc = {p.sscc: p for p in result.manifest.pallets}
+    for outcome in result.report.pallets:
+        spec = by_sscc[outcome.sscc]
+        table.add_row(
+            outcome.sscc,
+            spec.item.name,
+            str(spec.count),
+            str(spec.weight_kg),
+            outcome.location or f"HOLD: {outcome.hold_reason}",
+            ", ".join(f"job-{job.number:04d}" for job in outcome.labels),
+        )
+    console.print(table)
+    console.print(
+        f"{result.report.put_away}/{len(result.manifest.pallets)} pallets put away; "
+        f"{result.stock_rows} stock rows in central."
+    )
+    console.print(f"Printed labels (text + PNG): {result.labels_dir.resolve()}")
+    console.print(f"Edge config used: {result.edge_config.resolve()}")
+    console.print(
+        f"Open {result.api_url}/docs (try GET /stock?site=WH1, /alerts, /events). Ctrl-C stops."
+    )

@@ -1,0 +1,215 @@
+"""`wms demo`: a simulated warehouse day on the embedded default, in one process.
+
+Composition root for the demo: embedded broker (unless MQTT_URL is set), central (API +
+ingest on SQLite), a simulated dock on pty pairs, an edge agent, master data loaded through
+the API, and a dock worker receiving an inbound truck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from central.settings import CentralSettings
+from edge_agent.agent import run_edge
+from edge_agent.config import EdgeConfig
+from firmware_sim.scenario import (
+    DockWorker,
+    ReceivingReport,
+    SimulatedDock,
+    TruckManifest,
+    inbound_truck,
+)
+from wms.central_runner import CentralServer
+from wms.embedded_broker import EmbeddedBroker
+from wms.seed import Layout, seed_site, seed_truck, wait_dock_online
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What `wms demo` runs."""
+
+    workdir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    site: str = "WH1"
+    dock: str = "dock-1"
+    pallets: int = 40
+    seed: int = 1
+    mqtt_url: str | None = None
+    serve: bool = True
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo did, for the closing summary."""
+
+    manifest: TruckManifest
+    report: ReceivingReport
+    labels_dir: Path
+    edge_config: Path
+    api_url: str
+    stock_rows: int
+
+
+def edge_config_for(
+    *, site: str, dock: str, broker_url: str, data_dir: Path, sim: SimulatedDock
+) -> EdgeConfig:
+    """The edge agent's config for a simulated dock (what `wms sim dock` prints)."""
+    urls = sim.urls
+    return EdgeConfig.model_validate(
+        {
+            "site": site,
+            "broker": {"url": broker_url},
+            "data_dir": str(data_dir),
+            "docks": [
+                {
+                    "id": dock,
+                    "scanner": {"url": urls.scanner},
+                    "scale": {"url": urls.scale, "protocol": sim.scale_protocol},
+                    "printer": {"url": urls.printer},
+                }
+            ],
+        }
+    )
+
+
+class EdgeThread:
+    """Runs an edge agent on its own event loop in a thread, until stopped."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self._config = config
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edge-agent", daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await run_edge(self._config, stop=self._stop)
+
+        try:
+            self._loop.run_until_complete(main())
+        except BaseException as err:  # surfaced to the demo's main thread
+            self.error = err
+            logger.exception("edge agent stopped with an error")
+        finally:
+            self._ready.set()
+            self._loop.close()
+
+    def start(self) -> None:
+        """Start the agent."""
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self) -> None:
+        """Ask the agent to stop and wait for it."""
+        if self._stop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+
+
+@contextmanager
+def _broker(mqtt_url: str | None) -> Iterator[str]:
+    if mqtt_url:
+        yield mqtt_url
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.url
+
+
+def run_demo(
+    options: DemoOptions, *, on_done: Callable[[DemoResult], None] | None = None
+) -> DemoResult:
+    """Run the simulated day; `on_done` sees the result while everything still runs.
+
+    With `options.serve`, central, the edge and the simulated dock keep running until Ctrl-C.
+    """
+    workdir = options.workdir
+    if workdir.exists():
+        shutil.rmtree(workdir)  # every demo starts from an empty warehouse
+    workdir.mkdir(parents=True)
+    labels_dir = workdir / "labels"
+    api_url = f"http://{options.host}:{options.port}"
+    manifest = inbound_truck(
+        site=options.site, dock=options.dock, pallets=options.pallets, seed=options.seed
+    )
+    with ExitStack() as stack:
+        broker_url = stack.enter_context(_broker(options.mqtt_url))
+        central = CentralServer(
+            CentralSettings(
+                database_url=f"sqlite:///{workdir / 'central.db'}",
+                mqtt_url=broker_url,
+                api_host=options.host,
+                api_port=options.port,
+            )
+        )
+        central.start()
+        stack.callback(central.stop)
+        with httpx.Client(base_url=api_url, timeout=30) as client:
+            seed_site(client, site=options.site, docks=[options.dock], layout=Layout())
+            seed_truck(client, manifest)
+        sim = stack.enter_context(SimulatedDock(out_dir=labels_dir, seed=options.seed))
+        config = edge_config_for(
+            site=options.site,
+            dock=options.dock,
+            broker_url=broker_url,
+            data_dir=workdir / "edge",
+            sim=sim,
+        )
+        config_path = workdir / "edge.yaml"
+        config_path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        edge = EdgeThread(config)
+        edge.start()
+        stack.callback(edge.stop)
+        with httpx.Client(base_url=api_url, timeout=30) as client:
+            wait_dock_online(client, site=options.site, dock=options.dock)
+        report = DockWorker(sim).receive(manifest)
+        stock_rows = _wait_for_putaways(api_url, options.site, report)
+        result = DemoResult(manifest, report, labels_dir, config_path, api_url, stock_rows)
+        if on_done is not None:
+            on_done(result)
+        if options.serve:
+            _serve_forever(result)
+        return result
+
+
+def _wait_for_putaways(api_url: str, site: str, report: ReceivingReport) -> int:
+    """Wait until central has booked every putaway the worker scanned; return stock rows."""
+    expected = {p.sscc: p.location for p in report.pallets if p.location}
+    deadline = time.monotonic() + 30
+    rows: list[dict[str, object]] = []
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        while time.monotonic() < deadline:
+            rows = client.get("/stock", params={"site": site}).json()
+            placed = {str(r["sscc"]): r["location"] for r in rows}
+            if all(placed.get(sscc) == loc for sscc, loc in expected.items()):
+                break
+            time.sleep(0.2)
+    return len(rows)
+
+
+def _serve_forever(result: DemoResult) -> None:
+    logger.info("demo ready at %s/docs; press Ctrl-C to stop", result.api_url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return
