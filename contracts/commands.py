@@ -81,7 +81,7 @@ class Command(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> Command:
+    def from_json(cls, raw: bytes | bytearray | str) -> Command:
         """Parse a command envelope; ContractError with the reason if malformed."""
         try:
             return cls.model_validate_json(raw)

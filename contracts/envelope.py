@@ -62,7 +62,7 @@ class Envelope(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> Envelope:
+    def from_json(cls, raw: bytes | bytearray | str) -> Envelope:
         """Parse and validate an envelope; raise ContractError with the reason if it is bad."""
         try:
             return cls.model_validate_json(raw)
@@ -82,7 +82,7 @@ class Ack(BaseModel):
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> Ack:
+    def from_json(cls, raw: bytes | bytearray | str) -> Ack:
         """Parse an ack; raise ContractError if it is malformed."""
         try:
             return cls.model_validate_json(raw)
