@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from central.api.errors import install_error_handlers
 from central.api.main import api_router
 from central.ingest import IngestService
+from central.ledger import ledger_config
 from central.settings import CentralSettings
 from central.store.db import make_engine, upgrade
 
@@ -33,8 +34,10 @@ def create_app(settings: CentralSettings, *, background: Background | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(upgrade, settings.database_url)
         engine = make_engine(settings.database_url)
-        ingest = IngestService(engine)
+        books = ledger_config(settings)
+        ingest = IngestService(engine, ledger_config=books)
         app.state.engine = engine
+        app.state.ledger_config = books
         app.state.ingest = ingest
         app.state.settings = settings
         try:

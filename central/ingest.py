@@ -25,6 +25,13 @@ from sqlalchemy import Engine, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from central.domain.accounting import (
+    AccountingError,
+    LedgerConfig,
+    Movement,
+    MovementType,
+    quantize_unit_cost,
+)
 from central.domain.errors import (
     CentralError,
     DeadLetterNotReapplicable,
@@ -41,7 +48,8 @@ from central.domain.receiving import (
     ReceivedPallet,
     check_receipt,
 )
-from central.domain.stock import StockKey, StockMove, apply_move
+from central.ledger import open_ledger, post_movement
+from central.stock_booking import StockBooking, book_stock_move
 from central.store import tables as t
 from central.store.db import UnitOfWork
 from contracts import (
@@ -216,10 +224,6 @@ def _print_label(site: str, event_id: UUID, dock: str, label: PutawayLabel) -> C
     )
 
 
-def _balance_key(location_id: int, item_id: int, lot_id: int | None, hu_id: int | None) -> str:
-    return f"{location_id}:{item_id}:{lot_id or '-'}:{hu_id or '-'}"
-
-
 class IngestService:
     """Applies edge events to central's store exactly once, in per-site seq order.
 
@@ -228,6 +232,7 @@ class IngestService:
         buffer_limit: how many early events (ahead of a gap) to keep per site in memory; more
             are dropped, which is safe because the edge resends everything not acknowledged.
         clock: the current time (UTC); tests may inject one.
+        ledger_config: how movements post to the books (currency, valuation method, accounts).
     """
 
     def __init__(
@@ -236,8 +241,10 @@ class IngestService:
         *,
         buffer_limit: int = 1000,
         clock: Callable[[], datetime] = utc_now,
+        ledger_config: LedgerConfig | None = None,
     ) -> None:
         self._engine = engine
+        self._ledger_config = ledger_config or LedgerConfig()
         self._buffer_limit = buffer_limit
         self._clock = clock
         self._buffer: dict[str, dict[int, _Incoming]] = {}
@@ -498,10 +505,11 @@ class IngestService:
             raise UnknownItem(check.hold_reason or f"unknown item GTIN {payload.gtin}")
         assert item.id is not None
         lot = self._lot(session, item.id, payload.batch, payload.expiry)
+        line_row: t.ExpectedReceiptLine | None = None
         if check.line is not None:
-            row = next(row for line, row in lines if line.line_id == check.line.line_id)
-            row.received_quantity = row.received_quantity + payload.quantity
-            session.add(row)
+            line_row = next(row for line, row in lines if line.line_id == check.line.line_id)
+            line_row.received_quantity = line_row.received_quantity + payload.quantity
+            session.add(line_row)
         hu: t.HandlingUnit | None = None
         if payload.sscc is not None and not sscc_taken:
             hu = t.HandlingUnit(
@@ -529,6 +537,7 @@ class IngestService:
             cause=envelope.id,
         )
         ref = payload.sscc or payload.gtin
+        self._post_receipt(session, envelope, payload, line_row, ref)
         for discrepancy in check.discrepancies:
             self._alert(
                 session,
@@ -586,6 +595,101 @@ class IngestService:
             return _Effects(EventOutcome.APPLIED, detail, [command])
         kinds = ", ".join(d.kind.value for d in check.discrepancies)
         return _Effects(EventOutcome.DISCREPANCY, f"{ref}: {kinds}", [command])
+
+    def _post_receipt(
+        self,
+        session: Session,
+        envelope: Envelope,
+        payload: GoodsReceived,
+        line: t.ExpectedReceiptLine | None,
+        ref: str,
+    ) -> None:
+        """Post the goods receipt in this transaction: Dr Inventory / Cr GR/IR.
+
+        At the expected receipt line's price when it has one in the site's currency. Otherwise
+        (unexpected pallet, line without a price, price in another currency) the goods are on
+        the site and owed to the supplier all the same, so they are valued provisionally at
+        the item's current unit cost, and ops are told to settle it with the vendor invoice.
+        An item that has never had a cost here is booked into stock unvalued: it waits in
+        `ledger_unvalued_receipt` (with an alert) until ops post its price through the API.
+        The books stay exact either way: the inventory account equals the valuation layers,
+        and stock on hand equals valued plus waiting quantity (`wms ledger check`).
+        """
+        site = envelope.site
+        config = self._ledger_config
+        currency = config.site(site).currency
+        price: Decimal | None = None
+        problem: str | None = None
+        if line is None:
+            problem = "it is not on any expected receipt line"
+        elif line.unit_price is None:
+            problem = "its expected receipt line has no price"
+        elif (line.currency or currency) != currency:
+            problem = f"its order price is in {line.currency}, site {site} values in {currency}"
+        else:
+            price = line.unit_price
+        if price is None:
+            valuation = open_ledger(session, config, clock=self._clock).valuation(
+                site, payload.gtin
+            )
+            if valuation.quantity != 0:
+                price = quantize_unit_cost(valuation.unit_cost)
+            else:
+                price = valuation.last_unit_cost
+        if price is None:
+            self._wait_for_price(
+                session, envelope, payload, f"no price: {problem} and the item has no cost yet"
+            )
+            return
+        movement = Movement(
+            event_id=envelope.id,
+            movement_type=MovementType.GOODS_RECEIPT,
+            site=site,
+            item=payload.gtin,
+            quantity=payload.quantity,
+            occurred_at=envelope.at,
+            currency=currency,
+            unit_price=price,
+        )
+        try:
+            post_movement(session, movement, config=config, clock=self._clock)
+        except AccountingError as err:
+            self._wait_for_price(session, envelope, payload, f"could not be posted: {err}")
+            return
+        if problem is not None:
+            self._alert(
+                session,
+                site,
+                "receipt_valued_provisionally",
+                f"pallet {payload.barcode}: {problem}; valued at the current unit cost "
+                f"{price} {currency}; post the vendor invoice against event {envelope.id}",
+                ref,
+            )
+
+    def _wait_for_price(
+        self, session: Session, envelope: Envelope, payload: GoodsReceived, reason: str
+    ) -> None:
+        session.add(
+            t.LedgerUnvaluedReceipt(
+                event_id=envelope.id,
+                site_code=envelope.site,
+                item=payload.gtin,
+                quantity=payload.quantity,
+                occurred_at=envelope.at,
+                reason=reason,
+                status="open",
+                created_at=self._clock(),
+            )
+        )
+        self._alert(
+            session,
+            envelope.site,
+            "receipt_price_needed",
+            f"pallet {payload.barcode} ({payload.quantity} x {payload.gtin}) is in stock without "
+            f"a value ({reason}); post its price: POST /ledger/unvalued-receipts/{envelope.id}"
+            "/valuation",
+            payload.sscc or payload.gtin,
+        )
 
     @staticmethod
     def _open_lines(session: Session, site: str) -> list[tuple[ReceiptLine, t.ExpectedReceiptLine]]:
@@ -730,6 +834,21 @@ class IngestService:
             quantity=hu.quantity,
             cause=envelope.id,
         )
+        # A bin-to-bin move inside the site: quantity only, no journal entry (SAP 311).
+        post_movement(
+            session,
+            Movement(
+                event_id=envelope.id,
+                movement_type=MovementType.BIN_TRANSFER,
+                site=site,
+                item=item.gtin,
+                quantity=hu.quantity,
+                occurred_at=envelope.at,
+                currency=self._ledger_config.site(site).currency,
+            ),
+            config=self._ledger_config,
+            clock=self._clock,
+        )
         if hu.status == HandlingUnitStatus.HOLD:
             self._alert(
                 session,
@@ -807,59 +926,10 @@ class IngestService:
         cause: UUID,
     ) -> None:
         """Write one stock move and bring the balances it touches up to date."""
-        assert item.id is not None
-        move = StockMove(
-            from_location=source.code if source else None,
-            to_location=destination.code if destination else None,
-            gtin=item.gtin,
-            quantity=quantity,
-            batch=lot.batch if lot else None,
-            sscc=hu.sscc if hu else None,
-            cause_event_id=cause,
-        )
-        rows: dict[StockKey, tuple[t.Location, t.StockBalance | None]] = {}
-        for location in (source, destination):
-            if location is None:
-                continue
-            assert location.id is not None
-            key = _balance_key(location.id, item.id, lot.id if lot else None, hu.id if hu else None)
-            balance = session.exec(select(t.StockBalance).where(t.StockBalance.key == key)).first()
-            rows[StockKey(location.code, item.gtin, move.batch, move.sscc)] = (location, balance)
-        current = {k: (b.quantity if b else Decimal(0)) for k, (_loc, b) in rows.items()}
-        after = apply_move(current, move)
-        now = self._clock()
-        for stock_key, (location, balance) in rows.items():
-            assert location.id is not None
-            new_quantity = after.get(stock_key, Decimal(0))
-            if balance is None:
-                balance = t.StockBalance(
-                    key=_balance_key(
-                        location.id, item.id, lot.id if lot else None, hu.id if hu else None
-                    ),
-                    site_code=site,
-                    location_id=location.id,
-                    item_id=item.id,
-                    lot_id=lot.id if lot else None,
-                    handling_unit_id=hu.id if hu else None,
-                    quantity=new_quantity,
-                    updated_at=now,
-                )
-            else:
-                balance.quantity = new_quantity
-                balance.updated_at = now
-            session.add(balance)
-        session.add(
-            t.StockMove(
-                site_code=site,
-                from_location_id=source.id if source else None,
-                to_location_id=destination.id if destination else None,
-                item_id=item.id,
-                lot_id=lot.id if lot else None,
-                handling_unit_id=hu.id if hu else None,
-                quantity=quantity,
-                cause_event_id=cause,
-                created_at=now,
-            )
+        book_stock_move(
+            session,
+            StockBooking(site, source, destination, item, lot, hu, quantity, cause),
+            now=self._clock(),
         )
 
     def _alert(

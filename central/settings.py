@@ -25,6 +25,10 @@ class CentralSettings(BaseSettings):
     api_port: int = 8000
     environment: Literal["development", "production"] = "development"
     command_resend_after_s: float = 5.0
+    # Books: every site values stock in this currency with this method (DESIGN §5).
+    ledger_currency: str = "EUR"
+    ledger_valuation_method: Literal["moving_average", "fifo"] = "moving_average"
+    ledger_negative_stock: Literal["refuse", "allow"] = "refuse"
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CentralSettings:

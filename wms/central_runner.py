@@ -15,6 +15,7 @@ import uvicorn
 from central.app import create_app
 from central.ingest import IngestService
 from central.ingest_mqtt import BrokerAddress, MqttIngest
+from central.ledger import ledger_config
 from central.settings import CentralSettings
 from central.store.db import make_engine, upgrade
 
@@ -100,7 +101,8 @@ class CentralServer:
     def _start_ingest_only(self) -> None:
         upgrade(self.settings.database_url)
         engine = make_engine(self.settings.database_url)
-        self._mqtt = build_mqtt_ingest(IngestService(engine), self.settings)
+        service = IngestService(engine, ledger_config=ledger_config(self.settings))
+        self._mqtt = build_mqtt_ingest(service, self.settings)
         self._mqtt.start()
         self._engine = engine
 

@@ -14,11 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from wms.demo import DemoResult
+from wms.ledger_cli import ledger_app
 from wms.logs import configure_logging
 
 app = typer.Typer(help="wms-edge: warehouse edge agents and central WMS.", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated devices that speak the real protocols.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(ledger_app, name="ledger")
 console = Console()
 logger = logging.getLogger("wms")
 

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from central.domain.accounting import LedgerConfig
 from central.ingest import IngestService
 from central.store.db import UnitOfWork
 
@@ -38,6 +39,13 @@ def get_ingest(request: Request) -> IngestService:
     return service
 
 
+def get_ledger_config(request: Request) -> LedgerConfig:
+    """How the app's movements post to the books."""
+    config: LedgerConfig = request.app.state.ledger_config
+    return config
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 IngestDep = Annotated[IngestService, Depends(get_ingest)]
+LedgerConfigDep = Annotated[LedgerConfig, Depends(get_ledger_config)]

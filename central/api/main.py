@@ -11,6 +11,7 @@ from central.api.routes import (
     expected_receipts,
     health,
     items,
+    ledger,
     locations,
     sites,
     stock,
@@ -20,6 +21,7 @@ api_router = APIRouter()
 for module in (
     sites,
     items,
+    ledger,
     locations,
     expected_receipts,
     stock,
@@ -28,6 +30,7 @@ for module in (
     alerts,
     commands,
     devices,
+    ledger,
     health,
 ):
     api_router.include_router(module.router)

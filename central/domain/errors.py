@@ -7,13 +7,22 @@ CentralError
  │    ├── UnknownItem
  │    ├── UnknownLocation
  │    ├── UnknownHandlingUnit
- │    └── UnknownDeadLetter
+ │    ├── UnknownDeadLetter
+ │    ├── UnknownLedgerEvent
+ │    └── UnknownAccount
  ├── Conflict                       (409)
  │    ├── AlreadyExists
- │    └── DeadLetterNotReapplicable
+ │    ├── DeadLetterNotReapplicable
+ │    ├── IdempotencyKeyReused
+ │    └── ReceiptAlreadyValued
  └── RuleViolation                  (422)
       ├── InvalidStockMove
-      └── NegativeStock
+      ├── NegativeStock
+      ├── AmbiguousStock
+      └── WrongMovement
+
+The posting engine's own errors (central.domain.accounting.errors.AccountingError) are mapped
+to 4xx by the API as well (see central/api/errors.py).
 """
 
 
@@ -49,6 +58,14 @@ class UnknownDeadLetter(NotFound):
     """No dead letter with this id."""
 
 
+class UnknownLedgerEvent(NotFound):
+    """No posted movement (or waiting receipt) with this event id."""
+
+
+class UnknownAccount(NotFound):
+    """No account with this code in the chart of accounts."""
+
+
 class Conflict(CentralError):
     """The request clashes with the current state."""
 
@@ -71,3 +88,19 @@ class InvalidStockMove(RuleViolation):
 
 class NegativeStock(RuleViolation):
     """The move would take more stock out of a location than it holds."""
+
+
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key was used before for a different request; send a new key."""
+
+
+class ReceiptAlreadyValued(Conflict):
+    """The receipt waiting for a price has been valued already."""
+
+
+class AmbiguousStock(RuleViolation):
+    """Several pallets or lots match; the request must name the SSCC or batch."""
+
+
+class WrongMovement(RuleViolation):
+    """The command does not fit the movement it refers to (e.g. reversing a non-receipt)."""

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import Column, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from central.store.types import DecimalType, UtcDateTime
@@ -272,3 +272,175 @@ class DeviceStatus(SQLModel, table=True):
     state: str = Field(max_length=20)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     last_seen: datetime = Field(sa_column=_when())
+
+
+# ----------------------------------------------------------------------------- financial ledger
+# The journal (journal_entry, journal_line) is append-only: no code path updates or deletes it;
+# each entry carries a hash chained to the previous one, so `wms ledger check` finds any change.
+# Money in the journal is stored as integers in the currency's minor unit: exact on SQLite
+# (which would sum decimal text as floats) and on PostgreSQL, so SQL can aggregate it.
+
+
+def _money_minor() -> Column[int]:
+    return Column(BigInteger, nullable=False)
+
+
+class LedgerLock(SQLModel, table=True):
+    """One row, locked (SELECT ... FOR UPDATE) by every posting: journal sequence numbers and
+    the hash chain need postings to take turns, across sites and ingest workers."""
+
+    __tablename__ = "ledger_lock"
+
+    id: int = Field(primary_key=True)
+
+
+class JournalEntryRow(SQLModel, table=True):
+    """A posted journal entry (header); immutable."""
+
+    __tablename__ = "journal_entry"
+
+    entry_id: UUID = Field(primary_key=True)
+    sequence: int = Field(unique=True)
+    site_code: str = Field(max_length=16, index=True)
+    posting_date: date = Field(index=True)
+    occurred_at: datetime = Field(sa_column=_when())
+    event_id: UUID = Field(unique=True)
+    movement_type: str = Field(max_length=40)
+    kind: str = Field(max_length=16)
+    rules_version: str = Field(max_length=16)
+    reverses: UUID | None = Field(default=None)
+    late: bool = Field(default=False)
+    chain_hash: str = Field(max_length=64)
+    recorded_at: datetime = Field(sa_column=_when())
+
+
+class JournalLineRow(SQLModel, table=True):
+    """One debit or credit of a journal entry; immutable. Amounts in minor units."""
+
+    __tablename__ = "journal_line"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "line_no", name="uq_journal_line_entry_line"),
+        Index("ix_journal_line_account_site", "account", "site_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: UUID = Field(foreign_key="journal_entry.entry_id", index=True)
+    line_no: int
+    account: str = Field(max_length=20)
+    site_code: str = Field(max_length=16)
+    item: str | None = Field(default=None, max_length=40, index=True)
+    quantity: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    debit_minor: int = Field(sa_column=_money_minor())
+    credit_minor: int = Field(sa_column=_money_minor())
+    currency: str = Field(max_length=3)
+    memo: str = Field(default="", max_length=200)
+
+
+class LedgerPostedEvent(SQLModel, table=True):
+    """The idempotency record of a posted movement: the movement as first posted."""
+
+    __tablename__ = "ledger_posted_event"
+
+    event_id: UUID = Field(primary_key=True)
+    movement_type: str = Field(max_length=40)
+    site_code: str = Field(max_length=16, index=True)
+    item: str = Field(max_length=40)
+    quantity: Decimal = Field(sa_column=_decimal())
+    occurred_at: datetime = Field(sa_column=_when())
+    currency: str = Field(max_length=3)
+    unit_price: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    reference: UUID | None = Field(default=None)
+    to_site: str | None = Field(default=None, max_length=16)
+    entry_id: UUID | None = Field(default=None)
+    posted_at: datetime = Field(sa_column=_when())
+
+
+class LedgerValuation(SQLModel, table=True):
+    """Valuation state of one item at one site (its layers are in valuation_layer)."""
+
+    __tablename__ = "ledger_valuation"
+
+    site_code: str = Field(primary_key=True, max_length=16)
+    item: str = Field(primary_key=True, max_length=40)
+    currency: str = Field(max_length=3)
+    method: str = Field(max_length=20)
+    last_unit_cost: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    next_sequence: int = Field(default=1)
+    last_occurred_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class LedgerValuationLayer(SQLModel, table=True):
+    """Remaining quantity and value of one layer (FIFO receipt, moving-average pool, deficit)."""
+
+    __tablename__ = "ledger_valuation_layer"
+
+    site_code: str = Field(primary_key=True, max_length=16)
+    item: str = Field(primary_key=True, max_length=40)
+    layer_id: str = Field(primary_key=True, max_length=40)
+    sequence: int
+    source_event_id: UUID | None = Field(default=None)
+    quantity: Decimal = Field(sa_column=_decimal())
+    value: Decimal = Field(sa_column=_decimal())
+
+
+class LedgerDocument(SQLModel, table=True):
+    """What later movements can still draw on a posted event (returns, invoices, deliveries)."""
+
+    __tablename__ = "ledger_document"
+
+    event_id: UUID = Field(primary_key=True)
+    movement_type: str = Field(max_length=40)
+    site_code: str = Field(max_length=16)
+    item: str = Field(max_length=40)
+    currency: str = Field(max_length=3)
+    quantity: Decimal = Field(sa_column=_decimal())
+    value: Decimal = Field(sa_column=_decimal())
+    to_site: str | None = Field(default=None, max_length=16)
+    returned_quantity: Decimal = Field(sa_column=_decimal())
+    returned_value: Decimal = Field(sa_column=_decimal())
+    invoiced_quantity: Decimal = Field(sa_column=_decimal())
+    invoiced_value: Decimal = Field(sa_column=_decimal())
+    delivered_quantity: Decimal = Field(sa_column=_decimal())
+    delivered_value: Decimal = Field(sa_column=_decimal())
+    reversed_by: UUID | None = Field(default=None)
+
+
+class LedgerClosedPeriod(SQLModel, table=True):
+    """A closed accounting month: entries dated in it move to the next open period."""
+
+    __tablename__ = "ledger_closed_period"
+
+    year: int = Field(primary_key=True)
+    month: int = Field(primary_key=True)
+    closed_at: datetime = Field(sa_column=_when())
+
+
+class LedgerUnvaluedReceipt(SQLModel, table=True):
+    """Goods booked into stock without a value (no price known yet); ops posts one later.
+
+    `status` is open until the receipt is valued (then `valued`).
+    """
+
+    __tablename__ = "ledger_unvalued_receipt"
+
+    event_id: UUID = Field(primary_key=True)
+    site_code: str = Field(max_length=16, index=True)
+    item: str = Field(max_length=40)
+    quantity: Decimal = Field(sa_column=_decimal())
+    occurred_at: datetime = Field(sa_column=_when())
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="open", max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+    valued_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class LedgerCommand(SQLModel, table=True):
+    """An ops command posted through the API, kept by its idempotency key with its answer."""
+
+    __tablename__ = "ledger_command"
+
+    idempotency_key: UUID = Field(primary_key=True)
+    kind: str = Field(max_length=40)
+    request_sha256: str = Field(max_length=64)
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_when())
