@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from central.ingest import IngestService
 from central.ingest_mqtt import BrokerAddress, MqttIngest, running_ingest
 from contracts import Ack, Command, Topics
-from tests.integration.central.scenario import EdgeStream, bin_code
+from tests.integration.central.scenario import PALLET_QTY, EdgeStream, bin_code, sscc
+from tests.integration.central.test_ingest import stock_by_location
 from wms.mqtt_admin import clear_session
 
 
@@ -125,3 +126,28 @@ def test_a_gap_is_acked_up_to_the_last_applied_event_so_the_edge_resends(
         edge.wait_ack(2)
     finally:
         edge.close()
+
+
+def test_every_event_published_twice_leaves_the_stock_as_if_sent_once(
+    ingest: MqttIngest, mqtt_url: str, site_code: str, seeded: Engine
+) -> None:
+    edge = EdgeSide(mqtt_url, site_code)
+    stream = EdgeStream(site_code)
+    try:
+        for serial in range(1, 7):
+            raw = stream.goods_received(serial)
+            edge.publish(raw)
+            edge.publish(raw)
+            edge.wait_ack(stream.seq)
+            raw = stream.putaway(serial, bin_code(1, serial))
+            edge.publish(raw)
+            edge.publish(raw)
+        edge.wait_ack(stream.seq)
+        deadline = time.monotonic() + 10
+        while ingest.handled < 2 * stream.seq and time.monotonic() < deadline:
+            time.sleep(0.05)  # the second copy of the last event may still be in flight
+        assert ingest.handled == 2 * stream.seq
+    finally:
+        edge.close()
+    stock = stock_by_location(seeded, site_code)
+    assert stock == {(bin_code(1, s), sscc(s)): PALLET_QTY for s in range(1, 7)}
