@@ -175,6 +175,8 @@ def demo(
         mqtt_url=os.environ.get("MQTT_URL") or None,
     )
     run_demo(options, on_done=_print_demo_summary)
+    if serve:
+        console.print("Stopped.")
 
 
 def _print_demo_summary(result: DemoResult) -> None:
@@ -197,8 +199,14 @@ def _print_demo_summary(result: DemoResult) -> None:
         f"{result.report.put_away}/{len(result.manifest.pallets)} pallets put away; "
         f"{result.stock_rows} stock rows in central."
     )
+    books = Table(title="Trial balance after the receipts (GET /trial-balance?site=WH1)")
+    for column in ("account", "name", "debit", "credit"):
+        books.add_column(column, justify="right" if column in ("debit", "credit") else "left")
+    for row in result.trial_balance:
+        books.add_row(row["account"], row["name"], row["debit"], row["credit"])
+    console.print(books)
     console.print(f"Printed labels (text + PNG): {result.labels_dir.resolve()}")
     console.print(f"Edge config used: {result.edge_config.resolve()}")
     console.print(
-        f"Open {result.api_url}/docs (try GET /stock?site=WH1, /alerts, /events). Ctrl-C stops."
+        f"API: {result.api_url}/docs (try GET /stock?site=WH1, /alerts, /events, /journal)"
     )

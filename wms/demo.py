@@ -62,6 +62,7 @@ class DemoResult:
     edge_config: Path
     api_url: str
     stock_rows: int
+    trial_balance: list[dict[str, str]]
 
 
 def edge_config_for(
@@ -183,7 +184,11 @@ def run_demo(
             wait_dock_online(client, site=options.site, dock=options.dock)
         report = DockWorker(sim).receive(manifest)
         stock_rows = _wait_for_putaways(api_url, options.site, report)
-        result = DemoResult(manifest, report, labels_dir, config_path, api_url, stock_rows)
+        with httpx.Client(base_url=api_url, timeout=30) as client:
+            balance = client.get("/trial-balance", params={"site": options.site}).json()
+        result = DemoResult(
+            manifest, report, labels_dir, config_path, api_url, stock_rows, balance["rows"]
+        )
         if on_done is not None:
             on_done(result)
         if options.serve:
@@ -207,7 +212,7 @@ def _wait_for_putaways(api_url: str, site: str, report: ReceivingReport) -> int:
 
 
 def _serve_forever(result: DemoResult) -> None:
-    logger.info("demo ready at %s/docs; press Ctrl-C to stop", result.api_url)
+    logger.warning("serving %s/docs until Ctrl-C", result.api_url)
     try:
         while True:
             time.sleep(3600)
