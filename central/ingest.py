@@ -264,20 +264,42 @@ class IngestService:
         if isinstance(incoming, _Unsequenced):
             self._dead_letter_unsequenced(raw, topic=topic, reason=incoming.reason)
             return IngestOutcome(site=None, ack_upto=None)
-        outcome = self._process(incoming)
+        return self._then_successors(incoming.site, self._process(incoming))
+
+    def _then_successors(self, site: str, outcome: IngestOutcome) -> IngestOutcome:
+        """Apply the early events this worker holds that are now next in line."""
         if outcome.ack_upto is None:
             return outcome
-        # Early events this worker holds may now be next in line.
         ack = outcome.ack_upto
-        while (successor := self._buffer_take(incoming.site, ack + 1)) is not None:
+        while (successor := self._buffer_take(site, ack + 1)) is not None:
             following = self._process(successor)
             if following.ack_upto is None:
                 break
             outcome.commands.extend(following.commands)
             ack = following.ack_upto
-        self._buffer_drop_upto(incoming.site, ack)
+        self._buffer_drop_upto(site, ack)
         outcome.ack_upto = ack
         return outcome
+
+    def drain_buffered(self) -> list[IngestOutcome]:
+        """Apply early events whose gap another worker has filled since they arrived.
+
+        With a shared subscription the event that fills a gap usually goes to another worker;
+        without this, the early event here would wait for the edge to resend it.
+        """
+        with self._buffer_lock:
+            sites = list(self._buffer)
+        outcomes = []
+        for site in sites:
+            with Session(self._engine) as session:
+                last = session.exec(select(t.Site.last_seq).where(t.Site.code == site)).first()
+            if last is None:
+                continue
+            self._buffer_drop_upto(site, last)
+            successor = self._buffer_take(site, last + 1)
+            if successor is not None:
+                outcomes.append(self._then_successors(site, self._process(successor)))
+        return outcomes
 
     def buffered(self, site: str) -> list[int]:
         """The seqs this worker holds for `site` while it waits for a gap to be resent."""
@@ -313,8 +335,8 @@ class IngestService:
                 uow.commit()
                 return IngestOutcome(site=site.code, ack_upto=last, commands=commands)
             if incoming.seq > last + 1:
-                # Buffered while the site row is locked, so a worker applying the gap right now
-                # commits after this and finds the event when it drains the buffer.
+                # Held in this worker's memory until the gap is applied, here (handle) or by
+                # another worker (drain_buffered), or until the edge resends it.
                 self._buffer_put(incoming)
                 return IngestOutcome(site=site.code, ack_upto=last)
             commands = self._apply_next(session, site, incoming)

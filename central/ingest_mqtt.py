@@ -31,6 +31,8 @@ from contracts.topics import UP_EVENTS_ALL_SITES, shared, site_of_topic
 logger = logging.getLogger(__name__)
 
 STATUS_ALL_SITES = "wms/+/status"
+# How often a worker checks whether another worker filled a gap its early events wait on.
+_DRAIN_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,15 @@ class MqttIngest:
     # worker threads
 
     def _work(self) -> None:
+        next_drain = time.monotonic()
         while True:
-            item = self._inbox.get()
+            if time.monotonic() >= next_drain:
+                self._drain()
+                next_drain = time.monotonic() + _DRAIN_EVERY_S
+            try:
+                item = self._inbox.get(timeout=_DRAIN_EVERY_S)
+            except queue.Empty:
+                continue
             if item is None:
                 return
             topic, payload = item
@@ -203,6 +212,13 @@ class MqttIngest:
             except Exception:
                 # The event stays unacked, so the edge resends it; keep serving the others.
                 logger.exception("could not handle message on %s", topic)
+
+    def _drain(self) -> None:
+        try:
+            for outcome in self._service.drain_buffered():
+                self._publish(outcome)
+        except Exception:
+            logger.exception("applying buffered events failed; the edge will resend them")
 
     def _on_edge_status(self, topic: str, payload: bytes) -> None:
         site = site_of_topic(topic)

@@ -432,3 +432,22 @@ def test_events_of_a_site_central_does_not_know_wait_unacknowledged(
         letter = session.exec(select(t.RejectedEvent)).one()
     assert letter.occurrences == 2 and "not known to central" in letter.reason
     assert count(seeded, t.AppliedEvent) == 0
+
+
+def test_an_early_event_is_applied_once_another_worker_fills_the_gap(
+    seeded: Engine, stream: EdgeStream
+) -> None:
+    """With a shared subscription the gap-filling event often goes to the other worker."""
+    here, there = IngestService(seeded), IngestService(seeded)
+    first, second, third = (stream.goods_received(i) for i in (1, 2, 3))
+
+    assert here.handle(second, topic=stream.topic).ack_upto == 0
+    assert here.handle(third, topic=stream.topic).ack_upto == 0
+    assert here.drain_buffered() == []  # nothing to do while the gap is open
+    assert there.handle(first, topic=stream.topic).ack_upto == 1
+
+    [outcome] = here.drain_buffered()
+    assert outcome.ack_upto == 3
+    assert len(outcome.commands) == 2  # the labels of pallets 2 and 3
+    assert here.buffered(stream.site) == []
+    assert count(seeded, t.AppliedEvent, site_code=stream.site) == 3
