@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, Float, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -508,7 +509,7 @@ class IngestService:
             ).first()
             is not None
         )
-        lines = self._open_lines(session, site)
+        lines = self._open_lines(session, site, sscc=payload.sscc, gtin=payload.gtin)
         check = check_receipt(
             ReceivedPallet(
                 gtin=payload.gtin,
@@ -574,10 +575,10 @@ class IngestService:
             volume = (
                 item.unit_volume_m3 * payload.quantity if item.unit_volume_m3 is not None else None
             )
+            load = PalletLoad(payload.weight_kg, volume)
+            origin = Point(dock.x, dock.y)
             chosen = choose_putaway_bin(
-                PalletLoad(payload.weight_kg, volume),
-                self._bin_states(session, site),
-                origin=Point(dock.x, dock.y),
+                load, self._nearest_free_bins(session, site, load, origin), origin=origin
             )
             if chosen is None:
                 self._alert(
@@ -714,11 +715,23 @@ class IngestService:
         )
 
     @staticmethod
-    def _open_lines(session: Session, site: str) -> list[tuple[ReceiptLine, t.ExpectedReceiptLine]]:
+    def _open_lines(
+        session: Session, site: str, *, sscc: str | None, gtin: str
+    ) -> list[tuple[ReceiptLine, t.ExpectedReceiptLine]]:
+        """The open lines a pallet can match: its SSCC's line, or GTIN lines without SSCC.
+
+        That is every line `check_receipt` could pick, read by index instead of loading the
+        site's whole backlog of ASNs on every pallet.
+        """
+        by_gtin = (col(t.ExpectedReceiptLine.gtin) == gtin) & col(t.ExpectedReceiptLine.sscc).is_(
+            None
+        )
+        matches = by_gtin if sscc is None else or_(col(t.ExpectedReceiptLine.sscc) == sscc, by_gtin)
         rows = session.exec(
             select(t.ExpectedReceiptLine, t.ExpectedReceipt)
             .join(t.ExpectedReceipt, col(t.ExpectedReceipt.id) == t.ExpectedReceiptLine.receipt_id)
             .where(t.ExpectedReceipt.site_code == site, t.ExpectedReceipt.status == "open")
+            .where(matches)
             .order_by(col(t.ExpectedReceipt.id), col(t.ExpectedReceiptLine.line_no))
         ).all()
         result = []
@@ -754,8 +767,14 @@ class IngestService:
         return lot
 
     @staticmethod
-    def _bin_states(session: Session, site: str) -> list[BinState]:
-        """The site's free bins: no stock in them and not promised to an open putaway task."""
+    def _nearest_free_bins(
+        session: Session, site: str, load: PalletLoad, origin: Point, *, limit: int = 20
+    ) -> list[BinState]:
+        """The free bins nearest to `origin` that can take the load, nearest first.
+
+        The database does the ordering so a receipt costs the same in a site of 100 bins as in
+        one of 50,000; `choose_putaway_bin` still makes the final choice among these.
+        """
         stocked = select(t.StockBalance.location_id).where(
             t.StockBalance.site_code == site, t.StockBalance.quantity != Decimal(0)
         )
@@ -764,14 +783,36 @@ class IngestService:
             t.PutawayTask.status == "open",
             col(t.PutawayTask.suggested_location_id).is_not(None),
         )
-        bins = session.exec(
-            select(t.Location).where(
-                t.Location.site_code == site,
-                t.Location.kind == "bin",
-                col(t.Location.id).not_in(stocked),
-                col(t.Location.id).not_in(reserved),
+
+        # Decimals are text on SQLite, so SQL compares them as numbers through a cast; the
+        # margin keeps a float's rounding from excluding a bin that fits exactly, and the
+        # exact Decimal check is choose_putaway_bin's.
+        def number(column: Any) -> Any:
+            return cast(column, Float)
+
+        distance = func.abs(number(t.Location.x) - float(origin.x)) + func.abs(
+            number(t.Location.y) - float(origin.y)
+        )
+        margin = 1e-6
+        statement = select(t.Location).where(
+            t.Location.site_code == site,
+            t.Location.kind == "bin",
+            col(t.Location.id).not_in(stocked),
+            col(t.Location.id).not_in(reserved),
+            or_(col(t.Location.max_pallets).is_(None), col(t.Location.max_pallets) >= 1),
+            or_(
+                col(t.Location.max_weight_kg).is_(None),
+                number(t.Location.max_weight_kg) >= float(load.weight_kg) - margin,
+            ),
+        )
+        if load.volume_m3 is not None:
+            statement = statement.where(
+                or_(
+                    col(t.Location.max_volume_m3).is_(None),
+                    number(t.Location.max_volume_m3) >= float(load.volume_m3) - margin,
+                )
             )
-        ).all()
+        bins = session.exec(statement.order_by(distance, col(t.Location.code)).limit(limit)).all()
         return [
             BinState(
                 code=location.code,

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ class MqttIngest:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self.handled = 0
+        self.handled: Counter[str] = Counter()
+        """Event messages handled, per site (duplicates included)."""
 
     @property
     def connected(self) -> bool:
@@ -208,7 +210,7 @@ class MqttIngest:
                     self._on_edge_status(topic, payload)
                 else:
                     self._publish(self._service.handle(payload, topic=topic))
-                    self.handled += 1
+                    self.handled[site] += 1
             except Exception:
                 # The event stays unacked, so the edge resends it; keep serving the others.
                 logger.exception("could not handle message on %s", topic)
