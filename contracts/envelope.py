@@ -19,9 +19,7 @@ _SITE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
 
 def _check_site(value: str) -> str:
     if not _SITE_RE.match(value):
-        raise ValueError(
-            f"site code {value!r} must be 1-16 upper-case letters, digits, '-' or '_'"
-        )
+        raise ValueError(f"site code {value!r} must be 1-16 upper-case letters, digits, '-' or '_'")
     return value
 
 
