@@ -50,6 +50,7 @@ from central.domain.receiving import (
     check_receipt,
 )
 from central.ledger import open_ledger, post_movement
+from central.slotting_service import finish_reslot_task, planned_putaway
 from central.stock_booking import StockBooking, book_stock_move
 from central.store import tables as t
 from central.store.db import UnitOfWork
@@ -576,10 +577,7 @@ class IngestService:
                 item.unit_volume_m3 * payload.quantity if item.unit_volume_m3 is not None else None
             )
             load = PalletLoad(payload.weight_kg, volume)
-            origin = Point(dock.x, dock.y)
-            chosen = choose_putaway_bin(
-                load, self._nearest_free_bins(session, site, load, origin), origin=origin
-            )
+            chosen = self._putaway_bin(session, site, dock, item, load)
             if chosen is None:
                 self._alert(
                     session,
@@ -590,8 +588,8 @@ class IngestService:
                     ref,
                 )
             else:
-                bin_code = chosen.code
-                self._reserve(session, site, hu, chosen.code)
+                bin_code = chosen
+                self._reserve(session, site, hu, chosen)
         elif check.ok:
             self._alert(
                 session,
@@ -766,6 +764,21 @@ class IngestService:
             session.flush()
         return lot
 
+    def _putaway_bin(
+        self, session: Session, site: str, dock: t.Dock, item: t.Item, load: PalletLoad
+    ) -> str | None:
+        """The bin for a received pallet: by the site's slotting plan when it has one (the
+        item's slot while it has room, else the cheapest free compatible bin), otherwise the
+        nearest free bin with room."""
+        planned = planned_putaway(session, site=site, item=item, load=load)
+        if planned is not None:
+            return planned.bin_code
+        origin = Point(dock.x, dock.y)
+        chosen = choose_putaway_bin(
+            load, self._nearest_free_bins(session, site, load, origin), origin=origin
+        )
+        return None if chosen is None else chosen.code
+
     @staticmethod
     def _nearest_free_bins(
         session: Session, site: str, load: PalletLoad, origin: Point, *, limit: int = 20
@@ -842,6 +855,13 @@ class IngestService:
     def _putaway_confirmed(
         self, session: Session, envelope: Envelope, payload: PutawayConfirmed
     ) -> _Effects:
+        """The worker scanned a pallet, then the bin it now stands in.
+
+        One scan flow for both kinds of task: a received pallet's putaway, and a stored
+        pallet's move of an accepted re-slot list (the pallet's open task points at its new
+        bin). Either way the stock moves bin to bin, quantity only, with no journal entry
+        (SAP 311), and a bin other than the task's raises a putaway deviation alert.
+        """
         site = envelope.site
         hu = session.exec(
             select(t.HandlingUnit).where(
@@ -859,10 +879,12 @@ class IngestService:
                 f"putaway of SSCC {payload.sscc} not booked: site {site} has no location "
                 f"{payload.location}"
             )
+        # The oldest open task first: a re-slot cycle can give one pallet two moves in a row
+        # (to a parking bin, later on to its slot).
         task = session.exec(
-            select(t.PutawayTask).where(
-                t.PutawayTask.handling_unit_id == hu.id, t.PutawayTask.status == "open"
-            )
+            select(t.PutawayTask)
+            .where(t.PutawayTask.handling_unit_id == hu.id, t.PutawayTask.status == "open")
+            .order_by(col(t.PutawayTask.id))
         ).first()
         now = self._clock()
         if task is not None:
@@ -870,6 +892,7 @@ class IngestService:
             task.confirmed_location_id = destination.id
             task.done_at = now
             session.add(task)
+            finish_reslot_task(session, task, confirmed_location_id=destination.id, now=now)
             if task.suggested_location_id not in (None, destination.id):
                 suggested = session.get(t.Location, task.suggested_location_id)
                 self._alert(

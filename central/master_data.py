@@ -76,7 +76,8 @@ def create_location(*, session: Session, location_in: LocationCreate) -> t.Locat
         raise AlreadyExists(f"site {location_in.site} already has a location {location_in.code}")
     location = t.Location(
         site_code=location_in.site,
-        **location_in.model_dump(exclude={"site"}),
+        hazard_classes=",".join(location_in.hazard_classes) or None,
+        **location_in.model_dump(exclude={"site", "hazard_classes"}),
     )
     session.add(location)
     session.flush()

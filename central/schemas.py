@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.envelope import SiteCode
 
@@ -61,6 +61,17 @@ class ItemCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     unit_weight_kg: Decimal | None = Field(default=None, ge=0)
     unit_volume_m3: Decimal | None = Field(default=None, ge=0)
+    temperature_class: str | None = Field(
+        default=None, max_length=20, description="None: ambient", examples=["chilled"]
+    )
+    hazard_class: str | None = Field(
+        default=None, max_length=20, description="None: not hazardous", examples=["3"]
+    )
+    pick_frequency_override: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="picks per slotting period, instead of the stock history (new items)",
+    )
 
 
 class ItemPublic(_Public):
@@ -71,6 +82,9 @@ class ItemPublic(_Public):
     name: str
     unit_weight_kg: Decimal | None
     unit_volume_m3: Decimal | None
+    temperature_class: str | None
+    hazard_class: str | None
+    pick_frequency_override: Decimal | None
 
 
 class LocationCreate(BaseModel):
@@ -89,6 +103,22 @@ class LocationCreate(BaseModel):
     max_weight_kg: Decimal | None = Field(default=None, ge=0)
     max_volume_m3: Decimal | None = Field(default=None, ge=0)
     max_pallets: int | None = Field(default=None, ge=0)
+    temperature_class: str | None = Field(
+        default=None, max_length=20, description="None: ambient", examples=["chilled"]
+    )
+    hazard_classes: list[str] = Field(
+        default_factory=list,
+        description="hazard classes this bin may hold (none: no hazardous goods)",
+        examples=[["3", "8"]],
+    )
+
+    @field_validator("hazard_classes")
+    @classmethod
+    def _hazard_classes_fit(cls, value: list[str]) -> list[str]:
+        classes = sorted({c.strip() for c in value if c.strip()})
+        if any("," in c for c in classes) or len(",".join(classes)) > 120:
+            raise ValueError("hazard classes: short codes without commas, 120 characters in all")
+        return classes
 
 
 class LocationPublic(BaseModel):
@@ -108,6 +138,18 @@ class LocationPublic(BaseModel):
     max_weight_kg: Decimal | None
     max_volume_m3: Decimal | None
     max_pallets: int | None
+    temperature_class: str | None
+    hazard_classes: list[str]
+
+    @field_validator("hazard_classes", mode="before")
+    @classmethod
+    def _stored_hazard_classes(cls, value: object) -> object:
+        # Stored comma-separated in the location row.
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [c for c in value.split(",") if c]
+        return value
 
 
 class ExpectedReceiptLineCreate(BaseModel):

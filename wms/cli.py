@@ -16,11 +16,13 @@ from rich.table import Table
 from wms.demo import DemoResult
 from wms.ledger_cli import ledger_app
 from wms.logs import configure_logging
+from wms.slotting_cli import slotting_app
 
 app = typer.Typer(help="wms-edge: warehouse edge agents and central WMS.", no_args_is_help=True)
 sim_app = typer.Typer(help="Simulated devices that speak the real protocols.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(slotting_app, name="slotting")
 console = Console()
 logger = logging.getLogger("wms")
 

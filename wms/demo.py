@@ -2,7 +2,8 @@
 
 Composition root for the demo: embedded broker (unless MQTT_URL is set), central (API +
 ingest on SQLite), a simulated dock on pty pairs, an edge agent, master data loaded through
-the API, and a dock worker receiving an inbound truck.
+the API, a slotting plan computed through the API (putaway follows it), and a dock worker
+receiving an inbound truck.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from firmware_sim.scenario import (
 )
 from wms.central_runner import CentralServer
 from wms.embedded_broker import EmbeddedBroker
-from wms.seed import Layout, seed_site, seed_truck, wait_dock_online
+from wms.seed import Layout, plan_slotting, seed_site, seed_truck, wait_dock_online
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class DemoResult:
     api_url: str
     stock_rows: int
     trial_balance: list[dict[str, str]]
+    planned_bins: dict[str, str]
+    """GTIN -> bin of the slotting plan computed before the truck arrived."""
 
 
 def edge_config_for(
@@ -167,6 +170,7 @@ def run_demo(
         with httpx.Client(base_url=api_url, timeout=30) as client:
             seed_site(client, site=options.site, docks=[options.dock], layout=Layout())
             seed_truck(client, manifest)
+            planned_bins = plan_slotting(client, site=options.site)
         sim = stack.enter_context(SimulatedDock(out_dir=labels_dir, seed=options.seed))
         config = edge_config_for(
             site=options.site,
@@ -187,7 +191,14 @@ def run_demo(
         with httpx.Client(base_url=api_url, timeout=30) as client:
             balance = client.get("/trial-balance", params={"site": options.site}).json()
         result = DemoResult(
-            manifest, report, labels_dir, config_path, api_url, stock_rows, balance["rows"]
+            manifest,
+            report,
+            labels_dir,
+            config_path,
+            api_url,
+            stock_rows,
+            balance["rows"],
+            planned_bins,
         )
         if on_done is not None:
             on_done(result)

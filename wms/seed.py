@@ -28,6 +28,10 @@ class Layout:
     bay_pitch_m: str = "1.4"
     level_height_m: str = "1.5"
     bin_max_kg: int = 1200
+    temperature_class: str = "ambient"
+    # Aisles fitted for hazardous goods (sprinklers, spill trays) and the classes they take.
+    hazard_aisles: str = "D"
+    hazard_classes: tuple[str, ...] = ("3", "8")
 
     def bins(self, site: str) -> list[dict[str, object]]:
         """The bins as POST /locations bodies."""
@@ -49,6 +53,10 @@ class Layout:
                             "z": f"{(level - 1) * float(self.level_height_m):.1f}",
                             "max_weight_kg": str(self.bin_max_kg),
                             "max_pallets": 1,
+                            "temperature_class": self.temperature_class,
+                            "hazard_classes": list(
+                                self.hazard_classes if aisle in self.hazard_aisles else ()
+                            ),
                         }
                     )
         return bodies
@@ -81,13 +89,23 @@ def seed_site(client: httpx.Client, *, site: str, docks: list[str], layout: Layo
     logger.info("seeded site %s: %d docks, %d bins", site, len(docks), len(layout.bins(site)))
 
 
+# Picks per week of the truck's products, fastest first: the demo has no stock history yet, so
+# each new item carries a forecast (its pick frequency override) for slotting.
+DEMO_PICKS_PER_WEEK = (120, 85, 60, 40, 20, 8)
+
+
 def seed_truck(client: httpx.Client, manifest: TruckManifest) -> None:
-    """Create the truck's items and its ASN (one line per pallet, by SSCC)."""
-    for item in manifest.items:
+    """Create the truck's items (with a pick forecast) and its ASN (one line per pallet)."""
+    for i, item in enumerate(manifest.items):
         _post(
             client,
             "/items",
-            {"gtin": item.gtin, "name": item.name, "unit_weight_kg": str(item.unit_weight_kg)},
+            {
+                "gtin": item.gtin,
+                "name": item.name,
+                "unit_weight_kg": str(item.unit_weight_kg),
+                "pick_frequency_override": str(DEMO_PICKS_PER_WEEK[i % len(DEMO_PICKS_PER_WEEK)]),
+            },
         )
     lines = [
         {
@@ -113,6 +131,23 @@ def seed_truck(client: httpx.Client, manifest: TruckManifest) -> None:
         },
     )
     logger.info("seeded ASN %s with %d pallets", manifest.reference, len(lines))
+
+
+def plan_slotting(client: httpx.Client, *, site: str) -> dict[str, str]:
+    """Compute the site's slotting plan (putaway follows it); return GTIN -> planned bin."""
+    response = client.post("/slotting/plans", json={"site": site})
+    if response.status_code != 201:
+        raise SeedError(f"POST /slotting/plans failed with {response.status_code}: {response.text}")
+    plan = response.json()
+    logger.info(
+        "slotting plan %s for %s: %s items, %s (gap %s)",
+        plan["id"],
+        site,
+        plan["items"],
+        plan["solver_status"],
+        plan["gap"],
+    )
+    return {row["gtin"]: row["bin"] for row in plan["assignments"]}
 
 
 class DockNotReady(TimeoutError):

@@ -14,6 +14,7 @@ from central.api.routes import (
     ledger,
     locations,
     sites,
+    slotting,
     stock,
 )
 
@@ -30,7 +31,7 @@ for module in (
     alerts,
     commands,
     devices,
-    ledger,
+    slotting,
     health,
 ):
     api_router.include_router(module.router)

@@ -51,6 +51,9 @@ class Location(SQLModel, table=True):
     max_weight_kg: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
     max_volume_m3: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
     max_pallets: int | None = Field(default=None)
+    # Slotting attributes: None means ambient, and no hazardous goods allowed.
+    temperature_class: str | None = Field(default=None, max_length=20)
+    hazard_classes: str | None = Field(default=None, max_length=120)  # comma-separated
 
 
 class Dock(SQLModel, table=True):
@@ -77,6 +80,10 @@ class Item(SQLModel, table=True):
     name: str = Field(max_length=200)
     unit_weight_kg: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
     unit_volume_m3: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    # Slotting attributes: None means ambient / not hazardous / demand from the stock history.
+    temperature_class: str | None = Field(default=None, max_length=20)
+    hazard_class: str | None = Field(default=None, max_length=20)
+    pick_frequency_override: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
 
 
 class Lot(SQLModel, table=True):
@@ -243,6 +250,8 @@ class PutawayTask(SQLModel, table=True):
     status: str = Field(default="open", max_length=16)
     created_at: datetime = Field(sa_column=_when())
     done_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    # Set when the task moves a stored pallet for an accepted re-slot move (bin to bin).
+    reslot_move_id: int | None = Field(default=None, foreign_key="reslot_move.id", index=True)
 
 
 class CommandOutbox(SQLModel, table=True):
@@ -272,6 +281,87 @@ class DeviceStatus(SQLModel, table=True):
     state: str = Field(max_length=20)
     detail: str = Field(default="", sa_column=Column(Text, nullable=False))
     last_seen: datetime = Field(sa_column=_when())
+
+
+# ----------------------------------------------------------------------------- slotting
+
+
+class SlottingPlan(SQLModel, table=True):
+    """A computed slotting plan of a site; the newest one is `current`, older ones `superseded`.
+
+    Costs are pick-metres per period (travel + ergonomic penalties); travel is one-way metres per
+    period. `parameters` holds the request (period, layout, cost model) as JSON, so putaway uses
+    the plan's own cost model.
+    """
+
+    __tablename__ = "slotting_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+    status: str = Field(max_length=16)
+    solver_status: str = Field(max_length=16)
+    engine: str = Field(max_length=40)
+    objective: Decimal = Field(sa_column=_decimal())
+    lower_bound: Decimal = Field(sa_column=_decimal())
+    gap: Decimal = Field(sa_column=_decimal())
+    expected_travel_m: Decimal = Field(sa_column=_decimal())
+    solve_time_ms: int
+    parameters: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SlottingAssignment(SQLModel, table=True):
+    """The bin a plan gives an item, with the demand and cost it was planned with."""
+
+    __tablename__ = "slotting_assignment"
+    __table_args__ = (UniqueConstraint("plan_id", "item_id", name="uq_slotting_plan_item"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="slotting_plan.id", index=True)
+    item_id: int = Field(foreign_key="item.id")
+    location_id: int = Field(foreign_key="location.id")
+    picks_per_period: Decimal = Field(sa_column=_decimal())
+    cost: Decimal = Field(sa_column=_decimal())
+
+
+class ReslotList(SQLModel, table=True):
+    """Proposed pallet moves towards the optimal layout under a move budget.
+
+    `status`: proposed, accepted (move tasks open), done (every move confirmed by scans).
+    """
+
+    __tablename__ = "reslot_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    plan_id: int = Field(foreign_key="slotting_plan.id")
+    created_at: datetime = Field(sa_column=_when())
+    status: str = Field(max_length=16)
+    max_moves: int
+    cost_before: Decimal = Field(sa_column=_decimal())
+    cost_after: Decimal = Field(sa_column=_decimal())
+    accepted_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class ReslotMove(SQLModel, table=True):
+    """One pallet move of a re-slot list; moves of a `group_no` are done in `position` order.
+
+    `status`: proposed, accepted, done (scanned into `to_location`), deviated (scanned elsewhere).
+    """
+
+    __tablename__ = "reslot_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="reslot_list.id", index=True)
+    position: int
+    group_no: int
+    item_id: int = Field(foreign_key="item.id")
+    handling_unit_id: int = Field(foreign_key="handling_unit.id")
+    from_location_id: int = Field(foreign_key="location.id")
+    to_location_id: int = Field(foreign_key="location.id")
+    saving: Decimal = Field(sa_column=_decimal())
+    status: str = Field(max_length=16)
+    done_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
 
 
 # ----------------------------------------------------------------------------- financial ledger
