@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.envelope import SiteCode, UtcDatetime, summarise_validation_error
 from contracts.errors import ContractError
@@ -19,6 +19,8 @@ class CommandType(StrEnum):
 
     PRINT_LABEL = "print.label"
     ALARM = "alarm"
+    LOAD_PLAN = "load.plan"
+    EXPECT_UNLOADING = "unloading.expect"
 
 
 class PutawayLabel(BaseModel):
@@ -58,9 +60,77 @@ class Alarm(BaseModel):
     reason: str
 
 
+_SSCC = r"^\d{18}$"
+
+
+class LoadPlacement(BaseModel):
+    """One pallet of a load plan: its position, stop and place in the loading sequence."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sscc: str = Field(pattern=_SSCC)
+    row: int = Field(ge=0, description="0 = front row (behind the cab); doors at the rear")
+    column: int = Field(ge=0)
+    deck: int = Field(default=0, ge=0)
+    level: int = Field(default=0, ge=0, description="1 = stacked on the level-0 pallet")
+    sequence: int = Field(ge=1, description="1 = loaded first")
+    stop_index: int = Field(ge=1, description="Delivery order of its stop, 1 = first stop")
+
+
+class LoadPlan(BaseModel):
+    """Load a shipment at a dock to this plan; the edge prints the loading sheet and checks
+    every pallet scanned at the dock against it. A newer plan for the same shipment replaces
+    the older one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dock: str
+    shipment_id: str = Field(min_length=1, max_length=64)
+    vehicle_ref: str | None = None
+    route_ref: str | None = None
+    trailer: str = Field(min_length=1, description="Trailer type name, printed on the sheet")
+    placements: list[LoadPlacement] = Field(min_length=1)
+    pallets_expected: int = Field(ge=1, description="Must equal len(placements): a checksum")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadPlan:
+        if self.pallets_expected != len(self.placements):
+            raise ValueError(
+                f"plan has {len(self.placements)} placements but expects "
+                f"{self.pallets_expected} pallets"
+            )
+        for name, values in (
+            ("SSCC", [p.sscc for p in self.placements]),
+            ("sequence", [p.sequence for p in self.placements]),
+            ("position", [(p.deck, p.row, p.column, p.level) for p in self.placements]),
+        ):
+            if len(set(values)) != len(values):
+                raise ValueError(f"a {name} appears twice in the plan")
+        return self
+
+
+class ExpectUnloading(BaseModel):
+    """The pallets (SSCCs) expected off the vehicle at a dock; checked when its door closes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dock: str
+    receipt_ref: str = Field(min_length=1, max_length=64, description="ASN / receipt number")
+    pallets: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ssccs(self) -> ExpectUnloading:
+        for sscc in self.pallets:
+            if len(sscc) != 18 or not sscc.isdigit():
+                raise ValueError(f"{sscc!r} is not an SSCC (18 digits)")
+        return self
+
+
 COMMAND_PAYLOADS: dict[str, type[BaseModel]] = {
     CommandType.PRINT_LABEL: PrintLabel,
     CommandType.ALARM: Alarm,
+    CommandType.LOAD_PLAN: LoadPlan,
+    CommandType.EXPECT_UNLOADING: ExpectUnloading,
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
+from devices.dock_sensors import SensorReading
 from devices.scales import SCALE_SERIAL_SETTINGS
 from devices.scanner import ScannerSettings
 from devices.transport import ReconnectingTransport, SerialSettings, Transport
@@ -26,7 +27,10 @@ from edge_agent.coordinators import (
     scale_codec,
 )
 from edge_agent.dock import DockWorkflow
+from edge_agent.dock_control import DockControl, LoadRegistry
+from edge_agent.dock_state import DockTimers
 from edge_agent.outbox import Outbox
+from edge_agent.sensors import DockSensorBus, SensorBinding
 from edge_agent.uplink import Uplink
 
 logger = logging.getLogger(__name__)
@@ -84,6 +88,7 @@ class EdgeAgent:
         self._transport_factory = transport_factory
         self._task: asyncio.Task[None] | None = None
         self.docks: dict[str, DockWorkflow] = {}
+        self.sensors: DockSensorBus | None = None
 
     async def __aenter__(self) -> Self:
         config = self.config
@@ -91,6 +96,8 @@ class EdgeAgent:
         try:
             for dock in config.docks:
                 self.docks[dock.id] = self._build_dock(dock)
+            if config.docks:
+                self._build_dock_control()
             self.uplink = Uplink(
                 broker=config.broker,
                 client_id=config.client_id,
@@ -171,13 +178,50 @@ class EdgeAgent:
             reply_timeout_s=self.config.reply_timeout_s,
         )
 
+    def _build_dock_control(self) -> None:
+        """Sensors, signal lights and loading checks of every dock, on one sensor bus."""
+        config = self.config
+        bus = DockSensorBus(
+            broker=config.sensor_broker or config.broker,
+            client_id=f"{config.client_id}-docks",
+            site=config.site,
+            outbox=self.outbox,
+            deliver=self._sensor_reading,
+        )
+        registry = LoadRegistry.from_outbox(self.outbox)
+        for dock in config.docks:
+            workflow = self.docks[dock.id]
+            workflow.control = DockControl(
+                dock=dock.id,
+                site=config.site,
+                outbox=self.outbox,
+                printer=workflow.printer,
+                registry=registry,
+                timers=DockTimers(
+                    max_docked_s=dock.max_docked_s, door_open_max_s=dock.door_open_max_s
+                ),
+                signal=bus.publish_signal,
+            )
+            for sensor in dock.sensors:
+                bus.add(dock.id, sensor)
+        self.sensors = bus
+
+    def _sensor_reading(self, binding: SensorBinding, reading: SensorReading) -> None:
+        control = self.docks[binding.dock].control
+        if control is not None:
+            control.sensor_reading(binding.role, binding.device, reading)
+
     async def _run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.uplink.run(), name="uplink")
             tg.create_task(self.commands.run(self.uplink.commands()), name="commands")
             tg.create_task(self._log_health(), name="health")
+            if self.sensors is not None:
+                tg.create_task(self.sensors.run(), name="sensors")
             for dock_id, workflow in self.docks.items():
                 tg.create_task(workflow.run(), name=f"{dock_id}.workflow")
+                if workflow.control is not None:
+                    tg.create_task(workflow.control.run(), name=f"{dock_id}.control")
                 tg.create_task(workflow.scale.run(), name=f"{dock_id}.scale")
                 tg.create_task(workflow.printer.run(), name=f"{dock_id}.printer")
 
@@ -204,6 +248,13 @@ class EdgeAgent:
                         device=h.device, state=str(h.state or "unknown"), detail=h.detail
                     )
                 )
+        for binding in self.sensors.bindings if self.sensors is not None else []:
+            h = binding.health
+            devices.append(
+                DeviceHealthReport(
+                    device=h.device, state=str(h.state or "unknown"), detail=h.detail
+                )
+            )
         return EdgeHealth(
             site=self.config.site,
             broker_connected=self.uplink.connected,

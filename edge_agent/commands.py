@@ -16,7 +16,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from uuid import UUID
 
-from contracts.commands import Alarm, Command, PrintLabel, command_payload
+from contracts.commands import (
+    Alarm,
+    Command,
+    ExpectUnloading,
+    LoadPlan,
+    PrintLabel,
+    command_payload,
+)
 from contracts.envelope import utc_now
 from contracts.errors import ContractError
 from contracts.events import CommandDone, EventType
@@ -97,6 +104,8 @@ class CommandExecutor:
                 self._print_label(command.id, payload)
             case Alarm():
                 self._alarm(command.id, payload)
+            case LoadPlan() | ExpectUnloading():
+                self._dock_control(command.id, payload)
             case _:
                 self._fail(command.id, f"this edge cannot execute {command.type!r} commands")
 
@@ -132,6 +141,19 @@ class CommandExecutor:
         )
         if self._queue(command_id, cmd.dock, data, f"alarm: {cmd.reason}"):
             workflow.printer.wake()
+
+    def _dock_control(self, command_id: UUID, cmd: LoadPlan | ExpectUnloading) -> None:
+        workflow = self._dock(command_id, cmd.dock)
+        if workflow is None:
+            return
+        control = workflow.control
+        if control is None:
+            self._fail(command_id, f"dock {cmd.dock} has no loading control")
+            return
+        if isinstance(cmd, LoadPlan):
+            control.load_plan(command_id, cmd)
+        else:
+            control.expect_unloading(command_id, cmd)
 
     def _queue(self, command_id: UUID, dock: str, data: bytes, reason: str) -> bool:
         with self._outbox.transaction() as tx:

@@ -12,6 +12,15 @@ Example (`edge.yaml`)::
         scanner: {url: /dev/ttyACM0, suffix: CR}
         scale: {url: /dev/ttyUSB0, protocol: mt-sics, min_kg: "0.5"}
         printer: {url: "socket://10.0.0.31:9100"}
+        sensors:                    # dock sensors on the site broker (see edge_agent.sensors)
+          - {kind: zigbee2mqtt_contact, topic: zigbee2mqtt/dock1-door, role: door,
+             max_silence_s: 90000}
+          - {kind: presence, topic: sensors/dock1-distance, field: distance,
+             present_below_m: "2.0", role: vehicle, max_silence_s: 600}
+          - {kind: shelly_dw2, device_id: shellydw2-A1B2C3, role: door}
+          - {kind: temperature, topic: zigbee2mqtt/dock1-temp, role: temperature}
+        max_docked_s: 14400         # alert when a vehicle stays docked longer
+        door_open_max_s: 1800       # alert when the door stays open this long with no work
 """
 
 from __future__ import annotations
@@ -142,13 +151,75 @@ class PrinterDeviceConfig(_Model):
     status_poll_s: float = Field(default=2.0, gt=0)
 
 
+# Zigbee2MQTT marks battery devices offline after 25 h of silence; the same default here.
+DEFAULT_SENSOR_SILENCE_S = 90000.0
+
+
+class _SensorBase(_Model):
+    role: Literal["door", "vehicle", "temperature"]
+    max_silence_s: float = Field(default=DEFAULT_SENSOR_SILENCE_S, gt=0)
+
+
+class Zigbee2MqttContactConfig(_SensorBase):
+    """A Zigbee door contact behind Zigbee2MQTT (`topic` = zigbee2mqtt/<friendly name>)."""
+
+    kind: Literal["zigbee2mqtt_contact"]
+    topic: str = Field(min_length=1)
+    role: Literal["door"] = "door"
+
+
+class ShellyDw2Config(_SensorBase):
+    """A Shelly Door/Window 2 (Gen1 MQTT), `device_id` like shellydw2-A1B2C3."""
+
+    kind: Literal["shelly_dw2"]
+    device_id: str = Field(min_length=1)
+    role: Literal["door"] = "door"
+
+
+class PresenceConfig(_SensorBase):
+    """A vehicle presence sensor: a JSON distance field below a threshold, or a boolean field."""
+
+    kind: Literal["presence"]
+    topic: str = Field(min_length=1)
+    field: str = "distance"
+    present_below_m: Decimal | None = Field(default=None, gt=0)
+    unit: Literal["m", "cm", "mm"] = "m"
+    role: Literal["vehicle"] = "vehicle"
+
+
+class TemperatureConfig(_SensorBase):
+    """A dock temperature sensor (JSON field in °C)."""
+
+    kind: Literal["temperature"]
+    topic: str = Field(min_length=1)
+    field: str = "temperature"
+    role: Literal["temperature"] = "temperature"
+
+
+SensorConfig = Annotated[
+    Zigbee2MqttContactConfig | ShellyDw2Config | PresenceConfig | TemperatureConfig,
+    Field(discriminator="kind"),
+]
+
+
 class DockConfig(_Model):
-    """One receiving dock and its devices."""
+    """One dock and its devices."""
 
     id: Annotated[str, AfterValidator(_check_dock_id)]
     scanner: ScannerDeviceConfig
     scale: ScaleDeviceConfig
     printer: PrinterDeviceConfig
+    sensors: list[SensorConfig] = Field(default_factory=list)
+    max_docked_s: float = Field(default=4 * 3600.0, gt=0)
+    door_open_max_s: float = Field(default=1800.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_sensor_per_role(self) -> DockConfig:
+        roles = [s.role for s in self.sensors]
+        repeated = sorted({r for r in roles if roles.count(r) > 1})
+        if repeated:
+            raise ValueError(f"dock {self.id} has more than one {', '.join(repeated)} sensor")
+        return self
 
 
 class EdgeConfig(_Model):
@@ -161,6 +232,11 @@ class EdgeConfig(_Model):
     resend_after_s: float = Field(default=5.0, gt=0)
     max_inflight: int = Field(default=500, ge=1, le=60000)
     health_log_s: float = Field(default=60.0, gt=0)
+    sensor_broker: BrokerConfig | None = Field(
+        default=None,
+        description="Broker (and credentials) of the dock sensors and signal lights; "
+        "defaults to `broker`",
+    )
     docks: list[DockConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -31,6 +31,7 @@ from devices.printer import EscPosPrinter, PrinterStatus
 from devices.scales import MtSicsCodec, ScaleCodec, ScaleReader, Toledo8217Codec, WeightReading
 from devices.scanner import LocationLabel, PalletLabel, ScanFramer, ScannerSettings, decode_scan
 from devices.transport import Transport
+from edge_agent.loading import OverrideCode, override_reason
 from edge_agent.outbox import Outbox
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OFFLINE_RETRY_S = 0.5
-Scan = PalletLabel | LocationLabel
+Scan = PalletLabel | LocationLabel | OverrideCode
 
 
 class DeviceHealth:
@@ -144,6 +145,9 @@ class ScannerCoordinator:
             return self._framer.feed(b"")
 
     def _decode(self, frame: bytes) -> Scan | None:
+        reason = override_reason(frame)
+        if reason is not None:
+            return OverrideCode(reason)
         try:
             return decode_scan(frame, self._settings)
         except FrameError as err:

@@ -7,11 +7,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from contracts.envelope import utc_now
 from devices.printer import putaway_label, text_job
-from devices.scanner import PalletLabel
+from devices.scanner import LocationLabel, PalletLabel
 from edge_agent.coordinators import (
     PrinterCoordinator,
     ScaleCoordinator,
@@ -36,6 +37,9 @@ from edge_agent.receiving import (
     WeightStable,
     step,
 )
+
+if TYPE_CHECKING:
+    from edge_agent.dock_control import DockControl
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,8 @@ class DockWorkflow:
         self._clock = clock
         self._inputs: asyncio.Queue[DockInput] = asyncio.Queue()
         self.state = Dock(dock)
+        self.control: DockControl | None = None
+        """The dock's sensors and loading checks; it sees every scan before receiving does."""
 
     def submit(self, event: DockInput) -> None:
         """Hand an input to the workflow (from the event loop's thread)."""
@@ -84,10 +90,14 @@ class DockWorkflow:
 
     async def _feed_scans(self) -> None:
         async for scan in self.scanner.scans():
+            if self.control is not None and self.control.take_scan(scan):
+                continue
             if isinstance(scan, PalletLabel):
                 self.submit(PalletScanned(scan))
-            else:
+            elif isinstance(scan, LocationLabel):
                 self.submit(LocationScanned(scan.code))
+            else:
+                logger.info("%s: override code with no loading check here: ignored", self.dock)
 
     def _handle(self, event: DockInput, tg: asyncio.TaskGroup) -> None:
         before = self.state.state

@@ -64,6 +64,26 @@ CREATE TABLE IF NOT EXISTS rejected_commands (
     reason TEXT NOT NULL,
     raw BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS load_plans (
+    shipment_id TEXT PRIMARY KEY,
+    dock TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS loaded_pallets (
+    shipment_id TEXT NOT NULL,
+    sscc TEXT NOT NULL,
+    override_reason TEXT,
+    loaded_at TEXT NOT NULL,
+    PRIMARY KEY (shipment_id, sscc)
+);
+CREATE TABLE IF NOT EXISTS unloading_expectations (
+    dock TEXT PRIMARY KEY,
+    command_id TEXT NOT NULL,
+    expectation TEXT NOT NULL
+);
 INSERT OR IGNORE INTO counters (name, value) VALUES ('last_seq', 0), ('last_acked', 0);
 """
 
@@ -77,6 +97,18 @@ class PrintJob:
     data: bytes
     reason: str
     command_id: UUID | None
+
+
+@dataclass(frozen=True)
+class StoredLoadPlan:
+    """A load plan the edge holds (JSON of contracts.LoadPlan) and the pallets loaded so far."""
+
+    shipment_id: str
+    dock: str
+    command_id: UUID
+    plan_json: str
+    loaded: tuple[tuple[str, str | None], ...]
+    """(SSCC, override reason or None), in the order they were loaded."""
 
 
 class OutboxTransaction:
@@ -178,6 +210,50 @@ class OutboxTransaction:
             "UPDATE counters SET value=max(value, ?) WHERE name='last_acked'", (upto,)
         )
         return cur.rowcount
+
+    def save_load_plan(self, shipment_id: str, dock: str, command_id: UUID, plan_json: str) -> None:
+        """Hold a shipment's load plan (replacing an older plan of that shipment, keeping the
+        pallets already loaded); an open plan of another shipment at the dock is closed."""
+        now = utc_now().isoformat()
+        self._conn.execute(
+            "UPDATE load_plans SET closed_at=?"
+            " WHERE dock=? AND shipment_id<>? AND closed_at IS NULL",
+            (now, dock, shipment_id),
+        )
+        self._conn.execute(
+            "INSERT INTO load_plans (shipment_id, dock, command_id, plan, received_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (shipment_id) DO UPDATE SET dock=excluded.dock,"
+            " command_id=excluded.command_id, plan=excluded.plan,"
+            " received_at=excluded.received_at, closed_at=NULL",
+            (shipment_id, dock, str(command_id), plan_json, now),
+        )
+
+    def record_loaded(self, shipment_id: str, sscc: str, override_reason: str | None) -> None:
+        """Record a pallet as loaded onto a shipment's vehicle."""
+        self._conn.execute(
+            "INSERT OR IGNORE INTO loaded_pallets (shipment_id, sscc, override_reason, loaded_at)"
+            " VALUES (?, ?, ?, ?)",
+            (shipment_id, sscc, override_reason, utc_now().isoformat()),
+        )
+
+    def close_load_plan(self, shipment_id: str) -> None:
+        """The shipment left (or its plan was withdrawn): stop checking pallets against it."""
+        self._conn.execute(
+            "UPDATE load_plans SET closed_at=? WHERE shipment_id=? AND closed_at IS NULL",
+            (utc_now().isoformat(), shipment_id),
+        )
+
+    def save_unloading_expectation(self, dock: str, command_id: UUID, expectation: str) -> None:
+        """Hold the pallets expected off the vehicle at `dock` (JSON), replacing older ones."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO unloading_expectations (dock, command_id, expectation)"
+            " VALUES (?, ?, ?)",
+            (dock, str(command_id), expectation),
+        )
+
+    def clear_unloading_expectation(self, dock: str) -> None:
+        """The unloading at `dock` was checked."""
+        self._conn.execute("DELETE FROM unloading_expectations WHERE dock=?", (dock,))
 
     def reject_command(self, raw: bytes, reason: str) -> None:
         """Keep an unreadable command's raw bytes, so ops can see what central sent."""
@@ -330,6 +406,37 @@ class Outbox:
                 "SELECT reason, raw FROM rejected_commands ORDER BY n"
             ).fetchall()
         return [(str(reason), bytes(raw)) for reason, raw in rows]
+
+    def open_load_plans(self) -> list[StoredLoadPlan]:
+        """The load plans not yet dispatched, oldest first, with their loaded pallets."""
+        with self._lock:
+            plans = self._conn.execute(
+                "SELECT shipment_id, dock, command_id, plan FROM load_plans"
+                " WHERE closed_at IS NULL ORDER BY received_at"
+            ).fetchall()
+            out = []
+            for shipment_id, dock, command_id, plan in plans:
+                loaded = self._conn.execute(
+                    "SELECT sscc, override_reason FROM loaded_pallets WHERE shipment_id=?"
+                    " ORDER BY loaded_at, rowid",
+                    (shipment_id,),
+                ).fetchall()
+                out.append(
+                    StoredLoadPlan(
+                        shipment_id=str(shipment_id),
+                        dock=str(dock),
+                        command_id=UUID(command_id),
+                        plan_json=str(plan),
+                        loaded=tuple((str(s), r) for s, r in loaded),
+                    )
+                )
+        return out
+
+    def unloading_expectations(self) -> dict[str, str]:
+        """Per dock, the JSON of the pallets expected off its vehicle."""
+        with self._lock:
+            rows = self._conn.execute("SELECT dock, expectation FROM unloading_expectations")
+            return {str(dock): str(expectation) for dock, expectation in rows.fetchall()}
 
     def depth(self) -> int:
         """How many events wait for central's ack."""

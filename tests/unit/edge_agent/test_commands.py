@@ -123,7 +123,7 @@ def test_an_alarm_prints_a_text_job(outbox: Outbox, dock: DockWorkflow):
     [
         (command("alarm", {"dock": "dock-9", "reason": "x"}), "no dock 'dock-9'"),
         (command("alarm", {"dock": "dock-1"}), "reason"),
-        (command("load.plan", {}), "unknown command type"),
+        (command("print.route_sheet", {}), "unknown command type"),
         (command("alarm", {"dock": "dock-1", "reason": "x"}, site="WH2"), "site WH2"),
     ],
 )
