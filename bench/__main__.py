@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results")
-BENCHMARKS = ("ingest", "scan_to_label", "slotting", "loading")
+BENCHMARKS = ("ingest", "scan_to_label", "postings", "slotting", "loading", "routing")
 
 
 def main() -> int:

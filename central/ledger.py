@@ -41,7 +41,13 @@ from central.domain.accounting import (
 )
 from central.settings import CentralSettings
 from central.store import tables as t
-from central.store.ledger_store import DbLedgerStore, from_minor, load_entries, lock_ledger
+from central.store.ledger_store import (
+    DbLedgerStore,
+    check_storable,
+    from_minor,
+    load_entries,
+    lock_ledger,
+)
 from central.store.ledger_store import verify_chain as _verify_chain
 from contracts.envelope import utc_now
 
@@ -80,8 +86,10 @@ def post_movement(
     """Post one movement in the caller's transaction (exactly once per event id).
 
     Takes the ledger lock first; callers that lock a site row do so before calling this.
-    Raises the engine's AccountingError subclasses; nothing is written then.
+    Raises the engine's AccountingError subclasses; nothing is written then (InvalidMovement
+    also for a quantity or price with more decimals than the database keeps).
     """
+    check_storable(movement)
     lock_ledger(session)
     ledger = open_ledger(session, config, clock=clock)
     with session.begin_nested():

@@ -30,6 +30,7 @@ from central.domain.accounting import (
     Changeset,
     DocumentRecord,
     EntryKind,
+    InvalidMovement,
     ItemValuation,
     JournalEntry,
     JournalLine,
@@ -46,6 +47,12 @@ from central.store.types import plain_decimal
 
 GENESIS_HASH = "0" * 64
 _LOCK_ROW = 1
+# The precision of the decimal columns (NUMERIC(18, 6) on PostgreSQL). A movement's quantity and
+# unit price must fit it (post_movement checks), or PostgreSQL would round them: the stored
+# movement (the idempotency record) would differ from the one posted, and a retry of the same
+# event would be refused as a conflict.
+STORED_PLACES = 6
+STORED_DIGITS = 18
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
@@ -54,6 +61,23 @@ def to_minor(amount: Decimal, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} {currency} is not a whole number of minor units")
     return int(scaled)
+
+
+def check_storable(movement: Movement) -> None:
+    """Raise InvalidMovement if the movement's quantity or unit price has more decimals (or
+    digits) than the database keeps."""
+    for what, value in (("quantity", movement.quantity), ("unit price", movement.unit_price)):
+        if value is None:
+            continue
+        exponent = value.normalize().as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        whole = max(value.adjusted() + 1, 0)  # digits before the decimal point
+        if places > STORED_PLACES or whole > STORED_DIGITS - STORED_PLACES:
+            raise InvalidMovement(
+                f"{movement.movement_type} event {movement.event_id}: {what} {value} does not "
+                f"fit the books ({STORED_DIGITS - STORED_PLACES} digits before and "
+                f"{STORED_PLACES} after the decimal point); round it and send it again"
+            )
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
