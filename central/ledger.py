@@ -59,14 +59,28 @@ ExportFormat = Literal["beancount", "csv"]
 
 
 def ledger_config(settings: CentralSettings) -> LedgerConfig:
-    """The posting configuration of every site (one currency and method for all, for now)."""
-    return LedgerConfig(
-        default_site=SiteConfig(
-            currency=settings.ledger_currency,
-            valuation_method=ValuationMethod(settings.ledger_valuation_method),
-            negative_stock=NegativeStockPolicy(settings.ledger_negative_stock),
-        )
+    """The posting configuration: the LEDGER_* defaults, and each site's exceptions."""
+    default = SiteConfig(
+        currency=settings.ledger_currency,
+        valuation_method=ValuationMethod(settings.ledger_valuation_method),
+        negative_stock=NegativeStockPolicy(settings.ledger_negative_stock),
     )
+    sites = {
+        code: SiteConfig(
+            currency=books.currency or default.currency,
+            valuation_method=ValuationMethod(books.valuation_method)
+            if books.valuation_method
+            else default.valuation_method,
+            negative_stock=NegativeStockPolicy(books.negative_stock)
+            if books.negative_stock
+            else default.negative_stock,
+            item_methods={
+                item: ValuationMethod(method) for item, method in books.item_methods.items()
+            },
+        )
+        for code, books in settings.ledger_sites.items()
+    }
+    return LedgerConfig(default_site=default, sites=sites)
 
 
 def open_ledger(

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DEFAULT_SECRETS = frozenset({"changethis", "secret", "password", "admin", "wms"})
+
+
+class SiteBooks(BaseModel):
+    """One site's own valuation settings; anything left out follows the LEDGER_* defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: str | None = None
+    valuation_method: Literal["moving_average", "fifo"] | None = None
+    negative_stock: Literal["refuse", "allow"] | None = None
+    item_methods: dict[str, Literal["moving_average", "fifo"]] = {}
 
 
 class CentralSettings(BaseSettings):
@@ -25,10 +36,13 @@ class CentralSettings(BaseSettings):
     api_port: int = 8000
     environment: Literal["development", "production"] = "development"
     command_resend_after_s: float = 5.0
-    # Books: every site values stock in this currency with this method (DESIGN §5).
+    # Books: each site values stock in this currency with this method (DESIGN §5).
     ledger_currency: str = "EUR"
     ledger_valuation_method: Literal["moving_average", "fifo"] = "moving_average"
     ledger_negative_stock: Literal["refuse", "allow"] = "refuse"
+    # Per-site exceptions, as JSON: LEDGER_SITES='{"WH2": {"valuation_method": "fifo",
+    # "negative_stock": "allow", "item_methods": {"07061234001006": "moving_average"}}}'.
+    ledger_sites: dict[str, SiteBooks] = {}
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> CentralSettings:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from central.app import create_app
 from central.ingest import IngestService
-from central.settings import CentralSettings
+from central.settings import CentralSettings, SiteBooks
 from central.store.db import make_engine
 from tests.integration.central.scenario import GTIN, OTHER_GTIN, EdgeStream
 from wms.ledger_cli import ledger_app
@@ -281,3 +281,26 @@ def test_every_ops_command_posts_its_rule_and_the_books_stay_sound(
     tampered = runner.invoke(ledger_app, ["check", "--database-url", database_url])
     assert tampered.exit_code == 1, tampered.output
     assert "unchanged" in tampered.output and "balanced" in tampered.output
+
+
+def test_a_site_configured_for_fifo_values_its_issues_from_the_oldest_layers(
+    database_url: str, site_code: str
+) -> None:
+    """LEDGER_SITES gives one site its own method; the others keep the default."""
+    settings = CentralSettings(
+        database_url=database_url,
+        ledger_sites={site_code: SiteBooks(valuation_method="fifo")},
+    )
+    with TestClient(create_app(settings)) as client:
+        seed(client, site_code, prices=("5.00", "7.00"))
+        receive(client, EdgeStream(site_code), 2)  # 10 @ 5.00, then 10 @ 7.00
+        body = {
+            "idempotency_key": str(uuid4()),
+            "site": site_code,
+            "gtin": GTIN,
+            "location": "RCV-1",
+            "quantity": "15",
+        }
+        posted = command(client, "consumption", body)
+    # FIFO: 10 x 5.00 + 5 x 7.00 = 85.00 (moving average would give 90.00).
+    assert net(posted) == {"5100": D("85.00"), "1400": D("-85.00")}
