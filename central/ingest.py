@@ -19,13 +19,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Engine, Float, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from central.dock_service import apply_dock_event
 from central.domain.accounting import (
     AccountingError,
     LedgerConfig,
@@ -36,6 +37,7 @@ from central.domain.accounting import (
 from central.domain.errors import (
     CentralError,
     DeadLetterNotReapplicable,
+    UnhandledEventType,
     UnknownDeadLetter,
     UnknownDock,
     UnknownHandlingUnit,
@@ -50,6 +52,7 @@ from central.domain.receiving import (
     check_receipt,
 )
 from central.ledger import open_ledger, post_movement
+from central.loading_service import PalletMove, dispatch_shipment, load_pallet
 from central.slotting_service import finish_reslot_task, planned_putaway
 from central.stock_booking import StockBooking, book_stock_move
 from central.store import tables as t
@@ -62,12 +65,19 @@ from contracts import (
     DeviceError,
     DeviceState,
     DeviceStatus,
+    DockDoorChanged,
+    DockStateChanged,
+    DockVehicleChanged,
     Envelope,
     GoodsReceived,
+    LoadingAlarm,
+    PalletLoaded,
     PrintLabel,
     PutawayConfirmed,
     PutawayLabel,
     ScanRejected,
+    ShipmentDispatched,
+    UnloadingChecked,
     event_payload,
     new_event_id,
 )
@@ -485,7 +495,21 @@ class IngestService:
             )
             self._alert(session, envelope.site, "scan_rejected", message, payload.dock)
             return _Effects(EventOutcome.APPLIED, message)
-        raise ValueError(f"no handler for {type(payload).__name__}")
+        if isinstance(payload, DockDoorChanged | DockVehicleChanged | DockStateChanged):
+            return self._dock_event(session, envelope, payload)
+        if isinstance(payload, LoadingAlarm):
+            return self._dock_event(session, envelope, payload)
+        if isinstance(payload, PalletLoaded):
+            return self._pallet_loaded(session, envelope, payload)
+        if isinstance(payload, ShipmentDispatched):
+            return self._shipment_dispatched(session, envelope, payload)
+        if isinstance(payload, UnloadingChecked):
+            return self._unloading_checked(session, envelope, payload)
+        # A type the contract knows but this central cannot apply yet (an edge newer than
+        # central): dead-lettered with the reason, so the site's stream is not blocked.
+        raise UnhandledEventType(
+            f"central cannot apply {envelope.type} events yet; upgrade central, then re-apply"
+        )
 
     # ----------------------------------------------------------------- goods.received
 
@@ -954,6 +978,143 @@ class IngestService:
         return session.exec(
             select(t.Location).where(t.Location.site_code == site, t.Location.code == code)
         ).first()
+
+    # ----------------------------------------------------------------- docks and loading
+
+    def _alerter(self, session: Session, site: str) -> Callable[[str, str, str | None], None]:
+        def alert(kind: str, message: str, ref: str | None) -> None:
+            self._alert(session, site, kind, message, ref)
+
+        return alert
+
+    def _dock_event(
+        self,
+        session: Session,
+        envelope: Envelope,
+        payload: DockDoorChanged | DockVehicleChanged | DockStateChanged | LoadingAlarm,
+    ) -> _Effects:
+        detail = apply_dock_event(
+            session,
+            envelope.site,
+            payload,
+            event_type=envelope.type,
+            at=envelope.at,
+            alert=self._alerter(session, envelope.site),
+        )
+        return _Effects(EventOutcome.APPLIED, detail)
+
+    def _pallet_loaded(
+        self, session: Session, envelope: Envelope, payload: PalletLoaded
+    ) -> _Effects:
+        """The pallet's stock moves to the dock's truck location: quantity only, no journal
+        entry (like a bin-to-bin move, SAP 311); the value stays in inventory until dispatch."""
+        outcome = load_pallet(
+            session,
+            envelope.site,
+            payload,
+            at=envelope.at,
+            now=self._clock(),
+            cause=envelope.id,
+            alert=self._alerter(session, envelope.site),
+        )
+        for moved in outcome.moved:
+            post_movement(
+                session,
+                Movement(
+                    event_id=envelope.id,
+                    movement_type=MovementType.BIN_TRANSFER,
+                    site=envelope.site,
+                    item=moved.gtin,
+                    quantity=moved.quantity,
+                    occurred_at=envelope.at,
+                    currency=self._ledger_config.site(envelope.site).currency,
+                ),
+                config=self._ledger_config,
+                clock=self._clock,
+            )
+        return _Effects(EventOutcome.APPLIED, outcome.detail)
+
+    def _shipment_dispatched(
+        self, session: Session, envelope: Envelope, payload: ShipmentDispatched
+    ) -> _Effects:
+        """The pallets leave the site's stock and their goods issue is posted, per pallet."""
+        outcome = dispatch_shipment(
+            session,
+            envelope.site,
+            payload,
+            at=envelope.at,
+            now=self._clock(),
+            cause=envelope.id,
+            alert=self._alerter(session, envelope.site),
+        )
+        for moved in outcome.moved:
+            self._post_dispatch(session, envelope, payload, moved)
+        return _Effects(EventOutcome.APPLIED, outcome.detail)
+
+    def _post_dispatch(
+        self,
+        session: Session,
+        envelope: Envelope,
+        payload: ShipmentDispatched,
+        moved: PalletMove,
+    ) -> None:
+        """Post one pallet's goods issue: Dr Stock in transit / Cr Inventory at its value.
+
+        Each pallet is its own movement, under an id derived from the event and the SSCC (the
+        same on every re-application, so it posts once). Like a receipt without a price, a
+        goods issue the books refuse does not stop the stock from leaving (the truck has
+        left): it is raised as an alert for ops to settle.
+        """
+        site = envelope.site
+        currency = self._ledger_config.site(site).currency
+        movement = Movement(
+            event_id=uuid5(envelope.id, moved.sscc),
+            movement_type=MovementType.DELIVERY_DISPATCH,
+            site=site,
+            item=moved.gtin,
+            quantity=moved.quantity,
+            occurred_at=envelope.at,
+            currency=currency,
+        )
+        try:
+            post_movement(session, movement, config=self._ledger_config, clock=self._clock)
+        except AccountingError as err:
+            self._alert(
+                session,
+                site,
+                "dispatch_not_posted",
+                f"pallet {moved.sscc} ({moved.quantity} x {moved.gtin}) left on shipment "
+                f"{payload.shipment_id} but its goods issue could not be posted: {err}; the "
+                f"books still count it in inventory (movement {movement.event_id})",
+                moved.sscc,
+            )
+
+    def _unloading_checked(
+        self, session: Session, envelope: Envelope, payload: UnloadingChecked
+    ) -> _Effects:
+        receipt = f"receipt {payload.receipt_ref}" if payload.receipt_ref else "the unloading"
+        for sscc in payload.shortages:
+            self._alert(
+                session,
+                envelope.site,
+                "unloading_shortage",
+                f"pallet {sscc} of {receipt} was not scanned off the vehicle at {payload.dock}",
+                sscc,
+            )
+        for sscc in payload.extras:
+            self._alert(
+                session,
+                envelope.site,
+                "unloading_extra",
+                f"pallet {sscc} was scanned off the vehicle at {payload.dock} but is not on "
+                f"{receipt}",
+                sscc,
+            )
+        return _Effects(
+            EventOutcome.APPLIED,
+            f"{payload.dock}: {len(payload.scanned)} scanned, {len(payload.shortages)} short, "
+            f"{len(payload.extras)} extra",
+        )
 
     # ----------------------------------------------------------------- other events
 

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from wms.demo import DemoResult
 from wms.ledger_cli import ledger_app
+from wms.loads_cli import docks_app, loads_app
 from wms.logs import configure_logging
 from wms.slotting_cli import slotting_app
 
@@ -23,6 +24,8 @@ sim_app = typer.Typer(help="Simulated devices that speak the real protocols.", n
 app.add_typer(sim_app, name="sim")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(slotting_app, name="slotting")
+app.add_typer(loads_app, name="loads")
+app.add_typer(docks_app, name="docks")
 console = Console()
 logger = logging.getLogger("wms")
 

@@ -102,5 +102,9 @@ class AmbiguousStock(RuleViolation):
     """Several pallets or lots match; the request must name the SSCC or batch."""
 
 
+class UnhandledEventType(RuleViolation):
+    """The event type is valid on the wire but this version of central has no rule for it."""
+
+
 class WrongMovement(RuleViolation):
     """The command does not fit the movement it refers to (e.g. reversing a non-receipt)."""

@@ -534,3 +534,115 @@ class LedgerCommand(SQLModel, table=True):
     request_sha256: str = Field(max_length=64)
     response: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=_when())
+
+
+# ----------------------------------------------------------------------------- docks and loading
+
+
+class DockStatus(SQLModel, table=True):
+    """The dock board: what the edge last reported of each dock (door, vehicle, phase).
+
+    `phase` is a `contracts.DockPhase`; `door` open/closed and `vehicle_present` are None until
+    the dock's sensor first reports; `since` is when the dock entered `phase`; `alert` is the
+    last odd thing the edge reported there (cleared when the phase changes).
+    """
+
+    __tablename__ = "dock_status"
+
+    site_code: str = Field(foreign_key="site.code", primary_key=True, max_length=16)
+    dock: str = Field(primary_key=True, max_length=40)
+    phase: str = Field(max_length=24)
+    door: str | None = Field(default=None, max_length=8)
+    vehicle_present: bool | None = Field(default=None)
+    distance_m: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    shipment: str | None = Field(default=None, max_length=64)
+    alert: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    since: datetime = Field(sa_column=_when())
+    last_event_type: str = Field(max_length=60)
+    last_event_at: datetime = Field(sa_column=_when())
+
+
+class Shipment(SQLModel, table=True):
+    """Pallets leaving a site on one vehicle from one dock; `reference` is the shipment id the
+    edge and the loading sheet use. `status`: planned, loading (first pallet on), dispatched."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (
+        UniqueConstraint("site_code", "reference", name="uq_shipment_site_reference"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    reference: str = Field(max_length=64)
+    dock: str = Field(max_length=40)
+    trailer: str = Field(max_length=40)
+    route_ref: str | None = Field(default=None, max_length=64)
+    vehicle_ref: str | None = Field(default=None, max_length=64)
+    status: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_when())
+    dispatched_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    dispatch_event_id: UUID | None = Field(default=None)
+
+
+class ShipmentPallet(SQLModel, table=True):
+    """A pallet of a shipment with its stop; `status`: planned, loaded, dispatched."""
+
+    __tablename__ = "shipment_pallet"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "handling_unit_id", name="uq_shipment_pallet_hu"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    handling_unit_id: int = Field(foreign_key="handling_unit.id", index=True)
+    stop_index: int
+    status: str = Field(max_length=16)
+    loaded_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    loaded_sequence: int | None = Field(default=None)
+    override_reason: str | None = Field(default=None, max_length=200)
+
+
+class ShipmentLoadPlan(SQLModel, table=True):
+    """A computed load plan of a shipment; the newest is `current`, older ones `superseded`.
+
+    Weights in kg, `cog_m` from the front wall; `objective`/`bound` in kg·m (see
+    `central.optimizers.loading.LoadPlan`). `reasons` is a JSON list of {code, detail, pallets},
+    `left_out` a JSON list of SSCCs. `command_id` is set once the plan was sent to the edge.
+    """
+
+    __tablename__ = "shipment_load_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipment.id", index=True)
+    status: str = Field(max_length=16)
+    solver_status: str = Field(max_length=16)
+    objective: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    bound: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    solve_time_ms: int
+    load_kg: Decimal = Field(sa_column=_decimal())
+    kingpin_kg: Decimal = Field(sa_column=_decimal())
+    rear_kg: Decimal = Field(sa_column=_decimal())
+    cog_m: Decimal | None = Field(default=None, sa_column=_decimal(nullable=True))
+    lateral_imbalance_kg: Decimal = Field(sa_column=_decimal())
+    reasons: str = Field(sa_column=Column(Text, nullable=False))
+    left_out: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_when())
+    command_id: UUID | None = Field(default=None)
+    sent_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+
+
+class ShipmentLoadPlacement(SQLModel, table=True):
+    """Where one pallet of a load plan stands on the vehicle and when it goes on."""
+
+    __tablename__ = "shipment_load_placement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="shipment_load_plan.id", index=True)
+    handling_unit_id: int = Field(foreign_key="handling_unit.id")
+    row_no: int
+    column_no: int
+    deck: int
+    level: int
+    sequence: int
+    stop_index: int
+    weight_kg: Decimal = Field(sa_column=_decimal())
