@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -21,6 +22,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from devices.scanner import ScannerSettings
+from firmware_sim.dock_sensors import SimDockSensors
 from firmware_sim.gs1 import gtin14, pallet_label, sscc
 from firmware_sim.links import Link, PtyLink, TcpLink
 from firmware_sim.printer import PrintedJob, SimEscPosPrinter
@@ -316,3 +318,106 @@ class DockWorker:
         raise LabelNotPrinted(
             f"no putaway label for pallet {sscc_code} within {self.label_timeout_s} s"
         )
+
+
+class SheetNotPrinted(TimeoutError):
+    """The loading sheet (or an expected alarm slip) did not come out of the printer in time."""
+
+
+_SHEET_LINE = re.compile(r"^#(\d+)\s+col \d+ stop (\d+)\s+(\d{18})$")
+
+
+@dataclass(frozen=True)
+class LoadingSheet:
+    """What the worker reads off a printed loading sheet."""
+
+    shipment_id: str
+    ssccs: tuple[str, ...]
+    """In loading order."""
+
+
+def read_loading_sheet(job: PrintedJob) -> LoadingSheet | None:
+    """The shipment and the pallets in loading order, if `job` is a loading sheet."""
+    lines = [line.strip() for line in job.lines]
+    shipment = next(
+        (ln.removeprefix("Shipment ").strip() for ln in lines if ln.startswith("Shipment ")), None
+    )
+    if shipment is None:
+        return None
+    order = []
+    for line in lines:
+        match = _SHEET_LINE.match(line)
+        if match:
+            order.append((int(match.group(1)), match.group(3)))
+    return LoadingSheet(shipment, tuple(sscc for _, sscc in sorted(order)))
+
+
+@dataclass
+class LoadingReport:
+    """The worker's account of an outbound truck."""
+
+    shipment_id: str
+    loaded: list[str] = field(default_factory=list)
+    alarms: list[PrintedJob] = field(default_factory=list)
+
+
+class LoadingWorker:
+    """Loads a truck at a simulated dock by the printed loading sheet.
+
+    The truck docks and the door opens (dock sensors), the worker waits for the loading
+    sheet, and scans each pallet as it goes on. With `one_out_of_order`, the worker first
+    grabs the last pallet on the sheet (a mistake the edge must alarm at once), reads the
+    alarm slip, and then loads by the sheet. Door closed, truck gone.
+    """
+
+    def __init__(
+        self, dock: SimulatedDock, sensors: SimDockSensors, *, timeout_s: float = 30.0
+    ) -> None:
+        self.dock = dock
+        self.sensors = sensors
+        self.timeout_s = timeout_s
+
+    def dock_truck(self) -> None:
+        """The trailer backs on and the dock door opens."""
+        self.sensors.vehicle_arrives()
+        self.sensors.open_door()
+
+    def load(self, shipment_id: str, *, one_out_of_order: bool = False) -> LoadingReport:
+        """Load the shipment by its sheet; close the door when done."""
+        sheet = self._wait_for(
+            lambda job: (s := read_loading_sheet(job)) is not None and s.shipment_id == shipment_id,
+            f"loading sheet for {shipment_id}",
+        )
+        order = read_loading_sheet(sheet)
+        assert order is not None
+        report = LoadingReport(shipment_id)
+        if one_out_of_order and len(order.ssccs) > 1:
+            wrong = order.ssccs[-1]
+            seen = len(self.dock.printer.jobs)
+            self.dock.scanner.scan(f"00{wrong}")
+            report.alarms.append(
+                self._wait_for(
+                    lambda job: job.number > seen and any(wrong in ln for ln in job.lines),
+                    f"alarm slip for {wrong}",
+                )
+            )
+        for sscc_code in order.ssccs:
+            self.dock.scanner.scan(f"00{sscc_code}")
+            report.loaded.append(sscc_code)
+            time.sleep(0.05)  # a pallet takes longer than a scan to go on
+        self.sensors.close_door()
+        return report
+
+    def truck_leaves(self) -> None:
+        """The trailer pulls away from the dock."""
+        self.sensors.vehicle_leaves()
+
+    def _wait_for(self, wanted: Callable[[PrintedJob], bool], what: str) -> PrintedJob:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            jobs = self.dock.printer.jobs
+            for job in jobs:
+                if wanted(job):
+                    return job
+            self.dock.printer.wait_for_jobs(len(jobs) + 1, timeout=0.2)
+        raise SheetNotPrinted(f"no {what} within {self.timeout_s} s")

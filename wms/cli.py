@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wms.demo import DemoResult
+from wms.demo import DemoResult, OutboundResult
 from wms.ledger_cli import ledger_app
 from wms.loads_cli import docks_app, loads_app
 from wms.logs import configure_logging
@@ -184,6 +184,35 @@ def demo(
         console.print("Stopped.")
 
 
+def _print_outbound(outbound: OutboundResult) -> None:
+    plan = Table(
+        title=f"Outbound {outbound.reference}: load plan ({outbound.solver_status}), "
+        f"loading order front to doors"
+    )
+    for column in ("seq", "row", "col", "stop", "SSCC"):
+        plan.add_column(column)
+    for p in outbound.placements:
+        plan.add_row(
+            str(p["sequence"]),
+            str(int(p["row"]) + 1),
+            str(int(p["column"]) + 1),
+            str(p["stop_index"]),
+            str(p["sscc"]),
+        )
+    console.print(plan)
+    for axle in outbound.axle_loads:
+        console.print(
+            f"  {axle['support']}: {axle['load_kg']} kg (limit {axle['max_kg']} kg)"
+            f"{'' if axle['within_limits'] else '  OVER LIMIT'}"
+        )
+    for slip in outbound.loading.alarms:
+        console.print(f"  alarm at the dock: {' / '.join(ln for ln in slip.lines if ln.strip())}")
+    console.print(
+        f"  loaded {len(outbound.loading.loaded)} pallets by the printed sheet; "
+        f"shipment {outbound.status}; trailer floor: {outbound.floor_svg.resolve()}"
+    )
+
+
 def _print_demo_summary(result: DemoResult) -> None:
     table = Table(title=f"Truck {result.manifest.reference}: pallets received")
     for column in ("SSCC", "item", "qty", "weight kg", "bin", "labels"):
@@ -204,12 +233,14 @@ def _print_demo_summary(result: DemoResult) -> None:
         f"{result.report.put_away}/{len(result.manifest.pallets)} pallets put away; "
         f"{result.stock_rows} stock rows in central."
     )
-    books = Table(title="Trial balance after the receipts (GET /trial-balance?site=WH1)")
+    books = Table(title="Trial balance (GET /trial-balance?site=WH1)")
     for column in ("account", "name", "debit", "credit"):
         books.add_column(column, justify="right" if column in ("debit", "credit") else "left")
     for row in result.trial_balance:
         books.add_row(row["account"], row["name"], row["debit"], row["credit"])
     console.print(books)
+    if result.outbound is not None:
+        _print_outbound(result.outbound)
     console.print(f"Printed labels (text + PNG): {result.labels_dir.resolve()}")
     console.print(f"Edge config used: {result.edge_config.resolve()}")
     console.print(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -24,8 +25,11 @@ import yaml
 from central.settings import CentralSettings
 from edge_agent.agent import run_edge
 from edge_agent.config import EdgeConfig
+from firmware_sim.dock_sensors import SimDockSensors
 from firmware_sim.scenario import (
     DockWorker,
+    LoadingReport,
+    LoadingWorker,
     ReceivingReport,
     SimulatedDock,
     TruckManifest,
@@ -51,6 +55,21 @@ class DemoOptions:
     seed: int = 1
     mqtt_url: str | None = None
     serve: bool = True
+    outbound_pallets: int = 12
+
+
+@dataclass(frozen=True)
+class OutboundResult:
+    """The outbound truck: its plan, what the dock saw, and the shipment's end state."""
+
+    reference: str
+    load_id: int
+    placements: list[dict[str, Any]]
+    solver_status: str
+    axle_loads: list[dict[str, str]]
+    loading: LoadingReport
+    status: str
+    floor_svg: Path
 
 
 @dataclass(frozen=True)
@@ -66,13 +85,49 @@ class DemoResult:
     trial_balance: list[dict[str, str]]
     planned_bins: dict[str, str]
     """GTIN -> bin of the slotting plan computed before the truck arrived."""
+    outbound: OutboundResult | None
+    """The outbound truck loaded after the receipts (None when the demo ships nothing)."""
+
+
+@dataclass(frozen=True)
+class SensorTopics:
+    """Where a simulated dock's door contact and presence sensor publish."""
+
+    door: str
+    presence: str
+
+    @classmethod
+    def for_dock(cls, site: str, dock: str) -> SensorTopics:
+        """Topics unique to the site and dock (Zigbee2MQTT-style friendly names)."""
+        name = f"{site.lower()}-{dock}"
+        return cls(door=f"zigbee2mqtt/{name}-door", presence=f"sensors/{name}-distance")
 
 
 def edge_config_for(
-    *, site: str, dock: str, broker_url: str, data_dir: Path, sim: SimulatedDock
+    *,
+    site: str,
+    dock: str,
+    broker_url: str,
+    data_dir: Path,
+    sim: SimulatedDock,
+    sensors: SensorTopics | None = None,
 ) -> EdgeConfig:
     """The edge agent's config for a simulated dock (what `wms sim dock` prints)."""
     urls = sim.urls
+    sensor_profiles = (
+        []
+        if sensors is None
+        else [
+            {"kind": "zigbee2mqtt_contact", "topic": sensors.door, "role": "door"},
+            {
+                "kind": "presence",
+                "topic": sensors.presence,
+                "field": "distance",
+                "present_below_m": "2.0",
+                "role": "vehicle",
+            },
+        ]
+    )
     return EdgeConfig.model_validate(
         {
             "site": site,
@@ -84,6 +139,7 @@ def edge_config_for(
                     "scanner": {"url": urls.scanner},
                     "scale": {"url": urls.scale, "protocol": sim.scale_protocol},
                     "printer": {"url": urls.printer},
+                    "sensors": sensor_profiles,
                 }
             ],
         }
@@ -172,12 +228,18 @@ def run_demo(
             seed_truck(client, manifest)
             planned_bins = plan_slotting(client, site=options.site)
         sim = stack.enter_context(SimulatedDock(out_dir=labels_dir, seed=options.seed))
+        topics = SensorTopics.for_dock(options.site, options.dock)
+        sensors = SimDockSensors(broker_url, door_topic=topics.door, presence_topic=topics.presence)
+        stack.callback(sensors.close)
+        sensors.close_door()
+        sensors.vehicle_leaves()
         config = edge_config_for(
             site=options.site,
             dock=options.dock,
             broker_url=broker_url,
             data_dir=workdir / "edge",
             sim=sim,
+            sensors=topics,
         )
         config_path = workdir / "edge.yaml"
         config_path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -188,6 +250,19 @@ def run_demo(
             wait_dock_online(client, site=options.site, dock=options.dock)
         report = DockWorker(sim).receive(manifest)
         stock_rows = _wait_for_putaways(api_url, options.site, report)
+        outbound = None
+        if options.outbound_pallets:
+            with httpx.Client(base_url=api_url, timeout=60) as client:
+                outbound = ship_truck(
+                    client,
+                    site=options.site,
+                    dock=options.dock,
+                    worker=LoadingWorker(sim, sensors),
+                    pallets=[p.sscc for p in report.pallets if p.location][
+                        : options.outbound_pallets
+                    ],
+                    svg_path=workdir / "outbound-floor.svg",
+                )
         with httpx.Client(base_url=api_url, timeout=30) as client:
             balance = client.get("/trial-balance", params={"site": options.site}).json()
         result = DemoResult(
@@ -199,12 +274,69 @@ def run_demo(
             stock_rows,
             balance["rows"],
             planned_bins,
+            outbound,
         )
         if on_done is not None:
             on_done(result)
         if options.serve:
             _serve_forever(result)
         return result
+
+
+def ship_truck(
+    client: httpx.Client,
+    *,
+    site: str,
+    dock: str,
+    worker: LoadingWorker,
+    pallets: list[str],
+    svg_path: Path,
+    reference: str = "OUT-0001",
+) -> OutboundResult:
+    """Plan an outbound load over three stops, send it to the dock, load it, dispatch it."""
+    worker.dock_truck()
+    stops = 3
+    created = client.post(
+        "/loads",
+        json={
+            "site": site,
+            "reference": reference,
+            "dock": dock,
+            "trailer": "semi_trailer_33_eur",
+            "pallets": [
+                {"sscc": sscc, "stop_index": 1 + n * stops // len(pallets)}
+                for n, sscc in enumerate(pallets)
+            ],
+            "time_limit_s": 10,
+        },
+    )
+    if created.status_code != 201:
+        raise RuntimeError(f"central refused the load plan: {created.text}")
+    load = created.json()
+    svg_path.write_text(client.get(f"/loads/{load['id']}/floor.svg").text)
+    sent = client.post(f"/loads/{load['id']}/send")
+    if sent.status_code != 202:
+        raise RuntimeError(f"central could not send the load plan: {sent.text}")
+    loading = worker.load(reference, one_out_of_order=True)
+    deadline = time.monotonic() + 30
+    status = ""
+    while time.monotonic() < deadline:
+        status = str(client.get(f"/loads/{load['id']}").json()["status"])
+        if status == "dispatched":
+            break
+        time.sleep(0.2)
+    worker.truck_leaves()
+    plan: dict[str, Any] = load["plan"] or {}
+    return OutboundResult(
+        reference=reference,
+        load_id=int(load["id"]),
+        placements=sorted(plan.get("placements", []), key=lambda p: int(p["sequence"])),
+        solver_status=str(plan.get("solver_status")),
+        axle_loads=list(plan.get("axle_loads", [])),
+        loading=loading,
+        status=status,
+        floor_svg=svg_path,
+    )
 
 
 def _wait_for_putaways(api_url: str, site: str, report: ReceivingReport) -> int:

@@ -35,6 +35,12 @@ def test_demo_receives_a_truck_and_shows_where_the_labels_are(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "4/4 pallets put away" in done.stdout
+    # The outbound truck: planned, loaded by the printed sheet after one wrong-order alarm,
+    # dispatched into the books.
+    assert "WRONG ORDER" in done.stdout
+    assert "shipment dispatched" in done.stdout
+    assert "Stock in transit" in done.stdout
+    assert (tmp_path / "demo" / "outbound-floor.svg").read_text().startswith("<")
     labels = sorted((tmp_path / "demo" / "labels").glob("job-*.png"))
     assert len(labels) >= 4
     assert "PUT AWAY TO" in (tmp_path / "demo" / "labels" / "job-0001.txt").read_text()
