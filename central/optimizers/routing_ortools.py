@@ -1,0 +1,392 @@
+"""OR-Tools routing engine: the full model (capacities, windows, shifts, breaks, re-planning).
+
+Approximation of the break rule (documented in `routing_model`): OR-Tools' break constraint
+(`SetBreakDistanceDurationOfVehicle`) measures *elapsed* time on the time dimension, so the
+engine allows at most `break_after_driving_s` of driving + service + waiting between breaks.
+That is stricter than a driving-only limit, so its plans also pass the driving-time check;
+`check_routes` verifies the driving-only rule.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from multiprocessing.connection import Connection
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from central.optimizers.routing_model import (
+    Break,
+    Matrices,
+    Route,
+    RoutingProblem,
+    VehicleType,
+    Visit,
+    cost_scale,
+    scaled,
+)
+
+logger = logging.getLogger(__name__)
+
+FirstSolution = routing_enums_pb2.FirstSolutionStrategy
+Metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic
+
+
+@dataclass(frozen=True)
+class FixedPrefix:
+    """Re-planning: a vehicle's stops that may not move (served ones, then the one it heads to).
+
+    The served stops (the first ones) keep their arrival times `served_arrivals_s`; the
+    vehicle left the depot at `start_s`.
+    """
+
+    stop_indices: tuple[int, ...]
+    start_s: int
+    served_arrivals_s: tuple[int, ...]
+
+
+def fleet(problem: RoutingProblem) -> list[tuple[VehicleType, int]]:
+    """Every plannable vehicle as (type, index within the type), in engine order."""
+    return [
+        (vtype, index)
+        for vtype in problem.vehicle_types
+        if vtype.plannable_on(problem.plan_date)
+        for index in range(vtype.count)
+    ]
+
+
+def grams(kg: Decimal, *, up: bool) -> int:
+    """kg as integer grams, rounded up for demands and down for capacities."""
+    value = kg * 1000
+    return math.ceil(value) if up else math.floor(value)
+
+
+def _first_solution(problem: RoutingProblem, with_breaks: bool) -> int:
+    """SAVINGS for plain capacitated problems, parallel cheapest insertion otherwise."""
+    horizon = problem.horizon_s
+    windows = any(s.earliest_s > 0 or problem.latest(s) < horizon for s in problem.stops)
+    shifts = any(t.shift_length_s is not None for t in problem.vehicle_types)
+    optional = any(s.optional for s in problem.stops)
+    if not (windows or shifts or optional or with_breaks or len(problem.depots) > 1):
+        return int(FirstSolution.SAVINGS)
+    return int(FirstSolution.PARALLEL_CHEAPEST_INSERTION)
+
+
+def solve_ortools(
+    problem: RoutingProblem,
+    matrices: Matrices,
+    *,
+    time_limit_s: float,
+    max_iterations: int | None = None,
+    fixed: Mapping[tuple[str, int], FixedPrefix] | None = None,
+    promised_s: Mapping[str, int] | None = None,
+    eta_penalty_per_s: Decimal = Decimal(0),
+    initial: Sequence[Route] = (),
+) -> list[Route] | None:
+    """Solves with OR-Tools routing (first solution + guided local search).
+
+    Args:
+        fixed: re-planning prefixes by vehicle; mandatory stops then get a large drop
+            penalty so a plan is always returned and a missed stop is reported.
+        promised_s: promised start-of-service times; deviating costs `eta_penalty_per_s`.
+        initial: routes to start the search from (warm start), when they are valid.
+
+    Returns the routes, or None when no solution was found in the limits.
+    """
+    fixed = fixed or {}
+    promised_s = promised_s or {}
+    vehicles = fleet(problem)
+    if not vehicles:
+        return None
+    n_depots = len(problem.depots)
+    n_nodes = n_depots + len(problem.stops)
+    scale = cost_scale(problem)
+    starts = [problem.depot_node(vtype) for vtype, _ in vehicles]
+    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, starts)
+    routing = pywrapcp.RoutingModel(manager)
+
+    per_type: dict[str, int] = {}
+    for v, (vtype, _) in enumerate(vehicles):
+        if vtype.name not in per_type:
+            per_metre = scaled(vtype.cost_per_km / 1000, scale)
+            per_type[vtype.name] = routing.RegisterTransitMatrix(
+                [[d * per_metre for d in row] for row in matrices.distance]
+            )
+        routing.SetArcCostEvaluatorOfVehicle(per_type[vtype.name], v)
+        routing.SetFixedCostOfVehicle(scaled(vtype.fixed_cost, scale), v)
+
+    kg = [0] * n_depots + [grams(s.demand_kg, up=True) for s in problem.stops]
+    kg_cb = routing.RegisterUnaryTransitVector(kg)
+    routing.AddDimensionWithVehicleCapacity(
+        kg_cb, 0, [grams(t.capacity_kg, up=False) for t, _ in vehicles], True, "kg"
+    )
+    if any(s.demand_pallets for s in problem.stops):
+        pallets = [0] * n_depots + [s.demand_pallets for s in problem.stops]
+        pal_cb = routing.RegisterUnaryTransitVector(pallets)
+        caps = [
+            t.capacity_pallets if t.capacity_pallets is not None else sum(pallets)
+            for t, _ in vehicles
+        ]
+        routing.AddDimensionWithVehicleCapacity(pal_cb, 0, caps, True, "pallets")
+
+    service = [0] * n_depots + [s.service_s for s in problem.stops]
+    time_cb = routing.RegisterTransitMatrix(
+        [[service[i] + d for d in row] for i, row in enumerate(matrices.duration)]
+    )
+    horizon = problem.horizon_s
+    routing.AddDimension(time_cb, horizon, horizon, False, "time")
+    time_dim = routing.GetDimensionOrDie("time")
+    for i, stop in enumerate(problem.stops):
+        index = manager.NodeToIndex(n_depots + i)
+        time_dim.CumulVar(index).SetRange(stop.earliest_s, problem.latest(stop))
+    for v, (vtype, _) in enumerate(vehicles):
+        depot = problem.depots[starts[v]]
+        for index in (routing.Start(v), routing.End(v)):
+            time_dim.CumulVar(index).SetRange(depot.opens_s, depot.closes_s)
+        if vtype.shift_length_s is not None:
+            time_dim.SetSpanUpperBoundForVehicle(vtype.shift_length_s, v)
+        time_dim.SetSpanCostCoefficientForVehicle(scaled(vtype.cost_per_hour / 3600, scale), v)
+        routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
+        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
+    break_vars = _add_breaks(problem, routing, manager, time_dim, vehicles, service)
+
+    if fixed:
+        big = _big_penalty(problem, matrices, vehicles, scale)
+        pinned = {i for prefix in fixed.values() for i in prefix.stop_indices}
+        for i, stop in enumerate(problem.stops):
+            if i in pinned:
+                continue
+            penalty = scaled(stop.penalty, scale) if stop.optional else big
+            routing.AddDisjunction([manager.NodeToIndex(n_depots + i)], penalty)
+    else:
+        for i, stop in enumerate(problem.stops):
+            if stop.optional:
+                index = manager.NodeToIndex(n_depots + i)
+                routing.AddDisjunction([index], scaled(stop.penalty, scale))
+    eta_coefficient = scaled(eta_penalty_per_s, scale)
+    if eta_coefficient > 0:
+        for i, stop in enumerate(problem.stops):
+            if stop.id in promised_s:
+                index = manager.NodeToIndex(n_depots + i)
+                time_dim.SetCumulVarSoftUpperBound(index, promised_s[stop.id], eta_coefficient)
+                time_dim.SetCumulVarSoftLowerBound(index, promised_s[stop.id], eta_coefficient)
+    _pin_prefixes(problem, routing, manager, time_dim, vehicles, fixed)
+
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = _first_solution(problem, bool(break_vars))
+    params.local_search_metaheuristic = Metaheuristic.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if max_iterations is not None:
+        params.solution_limit = max_iterations
+    routing.CloseModelWithParameters(params)
+
+    solution = None
+    if initial:
+        start = _initial_assignment(problem, routing, manager, vehicles, initial)
+        if start is not None:
+            solution = routing.SolveFromAssignmentWithParameters(start, params)
+        else:
+            logger.info("warm start rejected by OR-Tools; building a first solution")
+    if solution is None:
+        solution = routing.SolveWithParameters(params)
+    if solution is None:
+        logger.info("OR-Tools found no solution (status %s)", routing.status())
+        return None
+    return _extract(problem, matrices, routing, manager, time_dim, vehicles, solution, break_vars)
+
+
+def _big_penalty(
+    problem: RoutingProblem,
+    matrices: Matrices,
+    vehicles: list[tuple[VehicleType, int]],
+    scale: int,
+) -> int:
+    """A drop penalty above any plan's cost: dropping a mandatory stop never pays."""
+    longest = max(max(row) for row in matrices.distance)
+    per_metre = max(scaled(t.cost_per_km / 1000, scale) for t, _ in vehicles)
+    per_s = max(scaled(t.cost_per_hour / 3600, scale) for t, _ in vehicles)
+    fixed = sum(scaled(t.fixed_cost, scale) for t, _ in vehicles)
+    per_stop = 2 * longest * per_metre + 2 * problem.horizon_s * per_s
+    return 10 * (fixed + (len(problem.stops) + 1) * per_stop) + 1
+
+
+def _add_breaks(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    time_dim: pywrapcp.RoutingDimension,
+    vehicles: list[tuple[VehicleType, int]],
+    service: list[int],
+) -> dict[str, int]:
+    """One optional break + "a break at least every L of elapsed time" per vehicle.
+
+    One break only: with several optional break intervals OR-Tools' first-solution heuristics
+    failed to find any plan on small feasible cases (tried with ordered intervals too). Routes
+    planned by OR-Tools therefore span at most 2·L + break (9 h 45 min under EU 561); plans
+    that need more breaks can still come from PyVRP + `schedule_route`, checked by
+    `check_routes`. Returns break interval name -> vehicle number.
+    """
+    names: dict[str, int] = {}
+    visit_transit = [service[manager.IndexToNode(i)] for i in range(routing.Size())]
+    solver = routing.solver()
+    for v, (vtype, _) in enumerate(vehicles):
+        limit = vtype.break_after_driving_s
+        depot = problem.depots[problem.depot_node(vtype)]
+        span = depot.closes_s - depot.opens_s
+        if vtype.shift_length_s is not None:
+            span = min(span, vtype.shift_length_s)
+        if limit is None or span <= limit:
+            continue
+        pause = vtype.break_duration_s
+        name = f"break-{v}"
+        names[name] = v
+        start_max = max(depot.opens_s, depot.closes_s - pause)
+        intervals = [solver.FixedDurationIntervalVar(depot.opens_s, start_max, pause, True, name)]
+        time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit_transit)
+        time_dim.SetBreakDistanceDurationOfVehicle(limit, pause, v)
+    return names
+
+
+def _pin_prefixes(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    time_dim: pywrapcp.RoutingDimension,
+    vehicles: list[tuple[VehicleType, int]],
+    fixed: Mapping[tuple[str, int], FixedPrefix],
+) -> None:
+    """Served stops and the stop each vehicle heads to stay first on its route, in order."""
+    solver = routing.solver()
+    number = {(t.name, i): v for v, (t, i) in enumerate(vehicles)}
+    for key, prefix in fixed.items():
+        v = number[key]
+        chain = [routing.Start(v)]
+        chain += [manager.NodeToIndex(problem.stop_node(i)) for i in prefix.stop_indices]
+        for a, b in itertools.pairwise(chain):
+            solver.Add(routing.NextVar(a) == b)
+        for index in chain[1:]:
+            solver.Add(routing.VehicleVar(index) == v)
+        time_dim.CumulVar(routing.Start(v)).SetValue(prefix.start_s)
+        for index, arrival in zip(chain[1:], prefix.served_arrivals_s, strict=False):
+            time_dim.CumulVar(index).SetValue(arrival)
+
+
+def _initial_assignment(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    vehicles: list[tuple[VehicleType, int]],
+    initial: Sequence[Route],
+) -> pywrapcp.Assignment | None:
+    index_of = {s.id: i for i, s in enumerate(problem.stops)}
+    by_vehicle = {r.vehicle: r for r in initial}
+    routes: list[list[int]] = []
+    for vtype, number in vehicles:
+        route = by_vehicle.get((vtype.name, number))
+        visits = route.visits if route is not None else ()
+        routes.append(
+            [
+                manager.NodeToIndex(problem.stop_node(index_of[v.stop_id]))
+                for v in visits
+                if v.stop_id in index_of
+            ]
+        )
+    assignment: pywrapcp.Assignment | None = routing.ReadAssignmentFromRoutes(routes, True)
+    return assignment
+
+
+def _extract(
+    problem: RoutingProblem,
+    matrices: Matrices,
+    routing: pywrapcp.RoutingModel,
+    manager: pywrapcp.RoutingIndexManager,
+    time_dim: pywrapcp.RoutingDimension,
+    vehicles: list[tuple[VehicleType, int]],
+    solution: pywrapcp.Assignment,
+    break_vars: Mapping[str, int],
+) -> list[Route]:
+    n_depots = len(problem.depots)
+    breaks_of: dict[int, list[tuple[int, int]]] = {}
+    container = solution.IntervalVarContainer()
+    for k in range(container.Size()):
+        element = container.Element(k)
+        name = element.Var().Name()
+        if name in break_vars and element.PerformedValue():
+            breaks_of.setdefault(break_vars[name], []).append(
+                (element.StartValue(), element.DurationValue())
+            )
+    routes: list[Route] = []
+    for v, (vtype, number) in enumerate(vehicles):
+        index = solution.Value(routing.NextVar(routing.Start(v)))
+        if routing.IsEnd(index):
+            continue
+        start_s = solution.Value(time_dim.CumulVar(routing.Start(v)))
+        depot = problem.depot_node(vtype)
+        nodes = [depot]
+        visits: list[Visit] = []
+        while not routing.IsEnd(index):
+            node = manager.IndexToNode(index)
+            stop = problem.stops[node - n_depots]
+            arrival = solution.Value(time_dim.CumulVar(index))
+            visits.append(Visit(stop.id, arrival, arrival + stop.service_s))
+            nodes.append(node)
+            index = solution.Value(routing.NextVar(index))
+        end_s = solution.Value(time_dim.CumulVar(index))
+        nodes.append(depot)
+        departures = [start_s, *(visit.departure_s for visit in visits)]
+        arrivals = [*(visit.arrival_s for visit in visits), end_s]
+        breaks = [
+            Break(leg, begin, length)
+            for begin, length in sorted(breaks_of.get(v, []))
+            for leg in range(len(departures))
+            if departures[leg] <= begin and begin + length <= arrivals[leg]
+        ]
+        served = [problem.stops[n - n_depots] for n in nodes[1:-1]]
+        routes.append(
+            Route(
+                vehicle_type=vtype.name,
+                vehicle_index=number,
+                site=problem.depots[depot].site,
+                start_s=start_s,
+                end_s=end_s,
+                visits=tuple(visits),
+                breaks=tuple(breaks),
+                distance_m=sum(matrices.distance[a][b] for a, b in itertools.pairwise(nodes)),
+                load_kg=sum((s.demand_kg for s in served), Decimal(0)),
+                load_pallets=sum(s.demand_pallets for s in served),
+            )
+        )
+    return routes
+
+
+def worker(
+    conn: Connection,
+    problem: RoutingProblem,
+    matrices: Matrices,
+    time_limit_s: float,
+    max_iterations: int | None,
+    submitted_at: float,
+    niceness: int,
+) -> None:
+    """Process entry point: solves with OR-Tools and sends the routes (or None) over `conn`.
+
+    `submitted_at` (a `time.time()` stamp) lets the process deduct its own start-up from the
+    limit; `niceness` lowers its CPU priority when the other engine is the likelier winner.
+    """
+    try:
+        if niceness:
+            os.nice(niceness)
+        budget = time_limit_s - max(0.0, time.time() - submitted_at)
+        conn.send(
+            solve_ortools(
+                problem, matrices, time_limit_s=max(0.05, budget), max_iterations=max_iterations
+            )
+        )
+    finally:
+        conn.close()
