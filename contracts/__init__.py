@@ -12,6 +12,7 @@ from contracts.commands import (
     LoadPlacement,
     LoadPlan,
     PrintLabel,
+    PrintRouteSheet,
     PutawayLabel,
     command_payload,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "LoadingAlarmReason",
     "PalletLoaded",
     "PrintLabel",
+    "PrintRouteSheet",
     "PutawayConfirmed",
     "PutawayLabel",
     "ScanRejected",

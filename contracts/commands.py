@@ -21,6 +21,7 @@ class CommandType(StrEnum):
     ALARM = "alarm"
     LOAD_PLAN = "load.plan"
     EXPECT_UNLOADING = "unloading.expect"
+    PRINT_ROUTE_SHEET = "print.route_sheet"
 
 
 class PutawayLabel(BaseModel):
@@ -126,11 +127,24 @@ class ExpectUnloading(BaseModel):
         return self
 
 
+class PrintRouteSheet(BaseModel):
+    """Print a driver's route sheet at a dock: vehicle and stops in delivery order, already
+    laid out by central as text lines; `qr` links the driver's page of the route."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dock: str
+    route_id: str = Field(min_length=1, max_length=64)
+    lines: list[str] = Field(min_length=1)
+    qr: str | None = None
+
+
 COMMAND_PAYLOADS: dict[str, type[BaseModel]] = {
     CommandType.PRINT_LABEL: PrintLabel,
     CommandType.ALARM: Alarm,
     CommandType.LOAD_PLAN: LoadPlan,
     CommandType.EXPECT_UNLOADING: ExpectUnloading,
+    CommandType.PRINT_ROUTE_SHEET: PrintRouteSheet,
 }
 
 

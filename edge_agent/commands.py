@@ -22,6 +22,7 @@ from contracts.commands import (
     ExpectUnloading,
     LoadPlan,
     PrintLabel,
+    PrintRouteSheet,
     command_payload,
 )
 from contracts.envelope import utc_now
@@ -104,6 +105,8 @@ class CommandExecutor:
                 self._print_label(command.id, payload)
             case Alarm():
                 self._alarm(command.id, payload)
+            case PrintRouteSheet():
+                self._route_sheet(command.id, payload)
             case LoadPlan() | ExpectUnloading():
                 self._dock_control(command.id, payload)
             case _:
@@ -140,6 +143,14 @@ class CommandExecutor:
             [cmd.reason, f"{cmd.dock} {self._clock():%Y-%m-%d %H:%M} UTC"], title="ALARM"
         )
         if self._queue(command_id, cmd.dock, data, f"alarm: {cmd.reason}"):
+            workflow.printer.wake()
+
+    def _route_sheet(self, command_id: UUID, cmd: PrintRouteSheet) -> None:
+        workflow = self._dock(command_id, cmd.dock)
+        if workflow is None:
+            return
+        data = text_job(cmd.lines, qr=cmd.qr, title=f"ROUTE {cmd.route_id}")
+        if self._queue(command_id, cmd.dock, data, f"route sheet {cmd.route_id}"):
             workflow.printer.wake()
 
     def _dock_control(self, command_id: UUID, cmd: LoadPlan | ExpectUnloading) -> None:

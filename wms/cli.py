@@ -17,6 +17,7 @@ from wms.demo import DemoResult, OutboundResult
 from wms.ledger_cli import ledger_app
 from wms.loads_cli import docks_app, loads_app
 from wms.logs import configure_logging
+from wms.routes_cli import routes_app
 from wms.slotting_cli import slotting_app
 
 app = typer.Typer(help="wms-edge: warehouse edge agents and central WMS.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(slotting_app, name="slotting")
 app.add_typer(loads_app, name="loads")
 app.add_typer(docks_app, name="docks")
+app.add_typer(routes_app, name="routes")
 console = Console()
 logger = logging.getLogger("wms")
 

@@ -54,7 +54,8 @@ SvgPath = Annotated[
 
 
 @contextmanager
-def _engine(database_url: str | None, console: Console) -> Iterator[Engine]:
+def cli_engine(database_url: str | None, console: Console) -> Iterator[Engine]:
+    """Central's database for a CLI command; domain and database errors become exit codes."""
     settings = (
         CentralSettings() if database_url is None else CentralSettings(database_url=database_url)
     )
@@ -182,7 +183,7 @@ def plan(
         raise typer.BadParameter("give either --pallets or --from-stock")
     if trailer not in TRAILERS:
         raise typer.BadParameter(f"one of: {', '.join(TRAILERS)}", param_hint="--trailer")
-    with _engine(database_url, console) as engine:
+    with cli_engine(database_url, console) as engine:
         if pallets is not None:
             chosen = _parse_pallets(pallets)
         else:
@@ -231,7 +232,7 @@ def show(
 ) -> None:
     """Show a shipment: its plan, each pallet's position and status, weights against limits."""
     console = Console()
-    with _engine(database_url, console) as engine, Session(engine) as session:
+    with cli_engine(database_url, console) as engine, Session(engine) as session:
         _show(console, load_view(session, shipment_id))
         if svg is not None:
             _write_svg(console, session, shipment_id, svg)
@@ -244,7 +245,7 @@ def send_command(
 ) -> None:
     """Queue the shipment's plan for its dock (the ingest sends it until the edge confirms)."""
     console = Console()
-    with _engine(database_url, console) as engine, UnitOfWork(engine, write_lock=True) as uow:
+    with cli_engine(database_url, console) as engine, UnitOfWork(engine, write_lock=True) as uow:
         queued = send_load(uow.session, shipment_id, now=utc_now())
         uow.commit()
     state = "was already queued" if queued.already_sent else "queued"
@@ -255,7 +256,7 @@ def send_command(
 def docks(site: Site, database_url: DatabaseUrl = None) -> None:
     """The dock board: phase, door, vehicle, shipment progress and last alert of every dock."""
     console = Console()
-    with _engine(database_url, console) as engine, Session(engine) as session:
+    with cli_engine(database_url, console) as engine, Session(engine) as session:
         board = dock_board(session, site)
     table = Table(title=f"Docks of {site}")
     for column in ("dock", "phase", "door", "vehicle", "shipment", "loaded", "since", "alert"):

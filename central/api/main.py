@@ -15,6 +15,7 @@ from central.api.routes import (
     ledger,
     loads,
     locations,
+    routes,
     sites,
     slotting,
     stock,
@@ -35,6 +36,7 @@ for module in (
     devices,
     docks,
     loads,
+    routes,
     slotting,
     health,
 ):

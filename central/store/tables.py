@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from uuid import UUID
 
@@ -646,3 +646,97 @@ class ShipmentLoadPlacement(SQLModel, table=True):
     sequence: int
     stop_index: int
     weight_kg: Decimal = Field(sa_column=_decimal())
+
+
+# ----------------------------------------------------------------------------- routing
+
+
+class Vehicle(SQLModel, table=True):
+    """A delivery vehicle based at a site, with its capacity, costs and driver rules."""
+
+    __tablename__ = "vehicle"
+    __table_args__ = (UniqueConstraint("site_code", "ref", name="uq_vehicle_site_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    ref: str = Field(max_length=40)
+    capacity_kg: Decimal = Field(sa_column=_decimal())
+    capacity_pallets: int | None = Field(default=None)
+    fixed_cost: Decimal = Field(sa_column=_decimal())
+    cost_per_km: Decimal = Field(sa_column=_decimal())
+    cost_per_hour: Decimal = Field(sa_column=_decimal())
+    shift_length_s: int | None = Field(default=None)
+    break_after_driving_s: int | None = Field(default=None)
+    break_duration_s: int = Field(default=0)
+    available: bool = Field(default=True)
+    maintenance_due: date | None = Field(default=None)
+
+
+class DeliveryOrder(SQLModel, table=True):
+    """A delivery to a customer on a day; its window bounds the start of unloading (UTC)."""
+
+    __tablename__ = "delivery_order"
+    __table_args__ = (UniqueConstraint("site_code", "reference", name="uq_delivery_order_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    reference: str = Field(max_length=64)
+    customer: str = Field(max_length=120)
+    address: str = Field(default="", max_length=200)
+    lat: Decimal = Field(sa_column=_decimal())
+    lon: Decimal = Field(sa_column=_decimal())
+    demand_kg: Decimal = Field(sa_column=_decimal())
+    demand_pallets: int = Field(default=0)
+    window_earliest: time = Field()
+    window_latest: time | None = Field(default=None)
+    service_s: int = Field(default=0)
+    delivery_date: date = Field(index=True)
+    status: str = Field(default="open", max_length=16)
+
+
+class RoutePlan(SQLModel, table=True):
+    """A computed route plan of a site's deliveries on one day, from the site's depot."""
+
+    __tablename__ = "route_plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_code: str = Field(foreign_key="site.code", index=True, max_length=16)
+    plan_date: date = Field()
+    depot_lat: Decimal = Field(sa_column=_decimal())
+    depot_lon: Decimal = Field(sa_column=_decimal())
+    engine: str = Field(max_length=40)
+    status: str = Field(max_length=16)
+    cost: Decimal = Field(sa_column=_decimal())
+    dropped: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # order ids, JSON
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=_when())
+
+
+class PlannedRoute(SQLModel, table=True):
+    """One vehicle's tour in a route plan; `breaks` is JSON [[leg, start_s, duration_s], ...]."""
+
+    __tablename__ = "planned_route"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="route_plan.id", index=True)
+    vehicle_id: int = Field(foreign_key="vehicle.id")
+    start_at: datetime = Field(sa_column=_when())
+    end_at: datetime = Field(sa_column=_when())
+    distance_m: int = Field()
+    load_kg: Decimal = Field(sa_column=_decimal())
+    load_pallets: int = Field()
+    breaks: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+
+
+class PlannedStop(SQLModel, table=True):
+    """A delivery on a planned route: `eta` is the planned start of unloading."""
+
+    __tablename__ = "planned_stop"
+    __table_args__ = (UniqueConstraint("route_id", "sequence", name="uq_planned_stop_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    route_id: int = Field(foreign_key="planned_route.id", index=True)
+    sequence: int = Field()
+    order_id: int = Field(foreign_key="delivery_order.id")
+    eta: datetime = Field(sa_column=_when())
+    departure_at: datetime = Field(sa_column=_when())

@@ -16,6 +16,7 @@ from contracts import (
     CommandDone,
     EventType,
     PrintLabel,
+    PrintRouteSheet,
     PutawayLabel,
     event_payload,
 )
@@ -118,12 +119,32 @@ def test_an_alarm_prints_a_text_job(outbox: Outbox, dock: DockWorkflow):
     assert b"wrong truck" in job.data and job.command_id == cmd.id
 
 
+def test_a_redelivered_route_sheet_is_queued_once(outbox: Outbox, dock: DockWorkflow):
+    executor = CommandExecutor(site=SITE, outbox=outbox, docks={"dock-1": dock})
+    sheet = PrintRouteSheet(
+        dock="dock-1",
+        route_id="17",
+        lines=["Vehicle VAN-1", "1. Bakery Miller 08:00-10:00 ETA 08:41 2 pal"],
+        qr="/driver/routes/17",
+    )
+    cmd = command("print.route_sheet", sheet.model_dump(mode="json"))
+    executor.execute(cmd.to_json())
+    executor.execute(cmd.to_json())
+    (job,) = outbox.pending_prints("dock-1")
+    assert job.command_id == cmd.id
+    assert b"Bakery Miller" in job.data and b"ROUTE 17" in job.data
+    assert b"/driver/routes/17" in job.data
+    # Answered once printed, like a label.
+    assert answers(outbox) == []
+
+
 @pytest.mark.parametrize(
     ("cmd", "detail"),
     [
         (command("alarm", {"dock": "dock-9", "reason": "x"}), "no dock 'dock-9'"),
         (command("alarm", {"dock": "dock-1"}), "reason"),
-        (command("print.route_sheet", {}), "unknown command type"),
+        (command("route.teleport", {}), "unknown command type"),
+        (command("print.route_sheet", {"dock": "dock-1", "route_id": "1"}), "lines"),
         (command("alarm", {"dock": "dock-1", "reason": "x"}, site="WH2"), "site WH2"),
     ],
 )

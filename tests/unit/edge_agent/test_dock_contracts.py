@@ -25,6 +25,7 @@ from contracts import (
     LoadPlan,
     LoadPosition,
     PalletLoaded,
+    PrintRouteSheet,
     ShipmentDispatched,
     UnloadingChecked,
     command_payload,
@@ -121,6 +122,16 @@ def test_load_plan_and_unloading_expect_commands_round_trip():
         (
             ExpectUnloading(dock="dock-2", receipt_ref="ASN-1", pallets=[SSCC]),
             CommandType.EXPECT_UNLOADING,
+        ),
+        (
+            PrintRouteSheet(
+                dock="dock-1", route_id="R-3", lines=["VAN-1", "1. Miller"], qr="/driver/routes/R-3"
+            ),
+            CommandType.PRINT_ROUTE_SHEET,
+        ),
+        (
+            PrintRouteSheet(dock="dock-1", route_id="R-4", lines=["VAN-2"]),
+            CommandType.PRINT_ROUTE_SHEET,
         ),
     ):
         cmd = Command(
