@@ -26,6 +26,7 @@ from sqlalchemy import Engine, Float, cast, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from central.command_outbox import store_command
 from central.dock_service import apply_dock_event
 from central.domain.accounting import (
     AccountingError,
@@ -1266,17 +1267,7 @@ class IngestService:
         session: Session, commands: list[Command], *, cause: UUID | None, sent_at: datetime | None
     ) -> None:
         for command in commands:
-            session.add(
-                t.CommandOutbox(
-                    command_id=command.id,
-                    site_code=command.site,
-                    type=command.type,
-                    payload=command.to_json().decode(),
-                    cause_event_id=cause,
-                    created_at=command.at,
-                    last_sent_at=sent_at,
-                )
-            )
+            store_command(session, command, cause=cause, sent_at=sent_at)
 
     # ----------------------------------------------------------------- resend and repair
 

@@ -36,6 +36,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from central.command_outbox import queue_command
 from central.dock_service import Alert
 from central.domain.errors import UnknownDock, UnknownHandlingUnit, UnknownSite
 from central.loading_errors import (
@@ -74,7 +75,7 @@ from central.optimizers.loading import (
 from central.stock_booking import StockBooking, book_stock_move
 from central.store import tables as t
 from central.store.db import UnitOfWork
-from contracts import Command, CommandType, new_event_id
+from contracts import CommandType
 from contracts.commands import LoadPlacement
 from contracts.commands import LoadPlan as LoadPlanCommand
 from contracts.events import PalletLoaded, ShipmentDispatched
@@ -631,21 +632,8 @@ def send_load(session: Session, shipment_id: int, *, now: datetime) -> LoadComma
         ],
         pallets_expected=len(placements),
     )
-    command = Command(
-        id=new_event_id(),
-        site=shipment.site_code,
-        type=CommandType.LOAD_PLAN,
-        at=now,
-        data=payload.model_dump(mode="json"),
-    )
-    session.add(
-        t.CommandOutbox(
-            command_id=command.id,
-            site_code=command.site,
-            type=command.type,
-            payload=command.to_json().decode(),
-            created_at=now,
-        )
+    command = queue_command(
+        session, site=shipment.site_code, type=CommandType.LOAD_PLAN, payload=payload, now=now
     )
     plan.command_id = command.id
     plan.sent_at = now

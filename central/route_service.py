@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from central.command_outbox import queue_command
 from central.domain.errors import AlreadyExists, NotFound, UnknownDock, UnknownSite
 from central.optimizers.routing import (
     Break,
@@ -54,7 +55,7 @@ from central.routes_schemas import (
 from central.store import tables as t
 from central.store.db import UnitOfWork
 from central.store.types import plain_decimal
-from contracts import Command, CommandType, PrintRouteSheet, new_event_id
+from contracts import CommandType, PrintRouteSheet
 
 logger = logging.getLogger(__name__)
 
@@ -331,21 +332,8 @@ def print_route_sheet(
     lines = route_sheet_lines(plan.plan_date, view)
     qr = f"/driver/routes/{route_id}"
     payload = PrintRouteSheet(dock=dock, route_id=str(route_id), lines=lines, qr=qr)
-    command = Command(
-        id=new_event_id(),
-        site=plan.site_code,
-        type=CommandType.PRINT_ROUTE_SHEET,
-        at=now,
-        data=payload.model_dump(mode="json"),
-    )
-    session.add(
-        t.CommandOutbox(
-            command_id=command.id,
-            site_code=command.site,
-            type=command.type,
-            payload=command.to_json().decode(),
-            created_at=now,
-        )
+    command = queue_command(
+        session, site=plan.site_code, type=CommandType.PRINT_ROUTE_SHEET, payload=payload, now=now
     )
     logger.info(
         "route sheet of route %d queued for %s %s (command %s)",
