@@ -1,0 +1,1 @@
+"""Views for people outside the API: the driver's route sheet (PDF) and driver page (HTML)."""
