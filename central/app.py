@@ -13,6 +13,8 @@ from central.api.errors import install_error_handlers
 from central.api.main import api_router
 from central.ingest import IngestService
 from central.ledger import ledger_config
+from central.route_control import RouteControl
+from central.route_tokens import route_links
 from central.settings import CentralSettings
 from central.store.db import make_engine, upgrade
 
@@ -35,11 +37,13 @@ def create_app(settings: CentralSettings, *, background: Background | None = Non
         await asyncio.to_thread(upgrade, settings.database_url)
         engine = make_engine(settings.database_url)
         books = ledger_config(settings)
-        ingest = IngestService(engine, ledger_config=books)
+        ingest = IngestService(engine, ledger_config=books, route_links=route_links(settings))
         app.state.engine = engine
         app.state.ledger_config = books
         app.state.ingest = ingest
         app.state.settings = settings
+        app.state.route_control = RouteControl(engine, ledger_config=books)
+        app.state.route_links = route_links(settings)
         try:
             async with AsyncExitStack() as stack:
                 if background is not None:

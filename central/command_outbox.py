@@ -38,12 +38,17 @@ def store_command(
     )
 
 
+def new_command(*, site: str, type: CommandType, payload: BaseModel, now: datetime) -> Command:
+    """A new command with `payload` for `site` (not stored yet)."""
+    return Command(
+        id=new_event_id(), site=site, type=type, at=now, data=payload.model_dump(mode="json")
+    )
+
+
 def queue_command(
     session: Session, *, site: str, type: CommandType, payload: BaseModel, now: datetime
 ) -> Command:
     """Make a new command with `payload` for `site` and store it for sending."""
-    command = Command(
-        id=new_event_id(), site=site, type=type, at=now, data=payload.model_dump(mode="json")
-    )
+    command = new_command(site=site, type=type, payload=payload, now=now)
     store_command(session, command)
     return command

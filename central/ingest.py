@@ -53,7 +53,14 @@ from central.domain.receiving import (
     check_receipt,
 )
 from central.ledger import open_ledger, post_movement
-from central.loading_service import PalletMove, dispatch_shipment, load_pallet
+from central.loading_service import (
+    PalletMove,
+    dispatch_shipment,
+    load_pallet,
+    shipment_by_reference,
+)
+from central.route_service import route_sheet_command
+from central.route_tokens import RouteLinks
 from central.slotting_service import finish_reslot_task, planned_putaway
 from central.stock_booking import StockBooking, book_stock_move
 from central.store import tables as t
@@ -246,6 +253,7 @@ class IngestService:
             are dropped, which is safe because the edge resends everything not acknowledged.
         clock: the current time (UTC); tests may inject one.
         ledger_config: how movements post to the books (currency, valuation method, accounts).
+        route_links: driver links for the route sheets printed when a routed truck leaves.
     """
 
     def __init__(
@@ -255,9 +263,11 @@ class IngestService:
         buffer_limit: int = 1000,
         clock: Callable[[], datetime] = utc_now,
         ledger_config: LedgerConfig | None = None,
+        route_links: RouteLinks | None = None,
     ) -> None:
         self._engine = engine
         self._ledger_config = ledger_config or LedgerConfig()
+        self._route_links = route_links
         self._buffer_limit = buffer_limit
         self._clock = clock
         self._buffer: dict[str, dict[int, _Incoming]] = {}
@@ -269,13 +279,18 @@ class IngestService:
         """The database this service writes to."""
         return self._engine
 
+    @property
+    def ledger_config(self) -> LedgerConfig:
+        """How this service's movements post to the books."""
+        return self._ledger_config
+
     # ----------------------------------------------------------------- the stream
 
     def handle(self, raw: bytes, *, topic: str) -> IngestOutcome:
         """Apply one message from `topic` (e.g. `wms/WH1/up/events`) and say what to ack/send."""
         incoming = _parse(raw, topic)
         if isinstance(incoming, _Unsequenced):
-            self._dead_letter_unsequenced(raw, topic=topic, reason=incoming.reason)
+            self.reject(raw, topic=topic, reason=incoming.reason)
             return IngestOutcome(site=None, ack_upto=None)
         return self._then_successors(incoming.site, self._process(incoming))
 
@@ -336,7 +351,7 @@ class IngestService:
             site = self._lock_site(session, incoming.site)
             if site is None:
                 uow.rollback()
-                self._dead_letter_unsequenced(
+                self.reject(
                     incoming.raw,
                     topic=incoming.topic,
                     reason=f"site {incoming.site} is not known to central; create it first",
@@ -1050,7 +1065,28 @@ class IngestService:
         )
         for moved in outcome.moved:
             self._post_dispatch(session, envelope, payload, moved)
-        return _Effects(EventOutcome.APPLIED, outcome.detail)
+        return _Effects(
+            EventOutcome.APPLIED,
+            outcome.detail,
+            self._route_sheet_for(session, envelope.site, payload),
+        )
+
+    def _route_sheet_for(
+        self, session: Session, site: str, payload: ShipmentDispatched
+    ) -> list[Command]:
+        """The driver's route sheet, printed at the dock the truck left from (DESIGN §1)."""
+        shipment = shipment_by_reference(session, site, payload.shipment_id)
+        if shipment is None or shipment.route_id is None or self._route_links is None:
+            return []
+        return [
+            route_sheet_command(
+                session,
+                shipment.route_id,
+                payload.dock,
+                links=self._route_links,
+                now=self._clock(),
+            )
+        ]
 
     def _post_dispatch(
         self,
@@ -1246,7 +1282,8 @@ class IngestService:
         where = f"seq {seq} of site {site}" if seq is not None else f"a message on {topic}"
         self._alert(session, site, "rejected_event", f"{where} was rejected: {reason}", None)
 
-    def _dead_letter_unsequenced(self, raw: bytes, *, topic: str, reason: str) -> None:
+    def reject(self, raw: bytes, *, topic: str, reason: str) -> None:
+        """Keep a message that cannot be applied as a dead letter with its reason (and alert)."""
         header = _readable_header(raw)
         with UnitOfWork(self._engine, write_lock=True) as uow:
             self._dead_letter(

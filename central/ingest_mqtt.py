@@ -26,7 +26,9 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from central.ingest import IngestOutcome, IngestService
+from central.telematics_ingest import TelematicsIngest
 from contracts import Ack, Command, Topics
+from contracts.telematics import POSITIONS_ALL_SITES, vehicle_of_topic
 from contracts.topics import UP_EVENTS_ALL_SITES, shared, site_of_topic
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class MqttIngest:
         client_id: fixed, so the broker keeps our session across restarts.
         shared: use an MQTT v5 shared subscription so several workers split the load.
         command_resend_after_s: resend a command the edge has not confirmed after this long.
+        telematics: when given, vehicle positions are subscribed to and applied through it.
     """
 
     def __init__(
@@ -80,8 +83,10 @@ class MqttIngest:
         client_id: str = "central-ingest",
         shared: bool = False,
         command_resend_after_s: float = 5.0,
+        telematics: TelematicsIngest | None = None,
     ) -> None:
         self._service = service
+        self._telematics = telematics
         self._broker = broker
         self._shared = shared
         self._resend_after_s = command_resend_after_s
@@ -160,8 +165,13 @@ class MqttIngest:
         if reason.is_failure:
             logger.error("broker refused central ingest: %s", reason)
             return
-        events = shared(UP_EVENTS_ALL_SITES) if self._shared else UP_EVENTS_ALL_SITES
-        client.subscribe([(events, 1), (STATUS_ALL_SITES, 1)])
+        topics = [UP_EVENTS_ALL_SITES]
+        if self._telematics is not None:
+            topics.append(POSITIONS_ALL_SITES)
+        client.subscribe(
+            [(shared(topic) if self._shared else topic, 1) for topic in topics]
+            + [(STATUS_ALL_SITES, 1)]
+        )
         self._connected.set()
         logger.info(
             "central ingest connected to %s:%s (session present: %s)",
@@ -202,7 +212,9 @@ class MqttIngest:
             topic, payload = item
             try:
                 site = site_of_topic(topic)
-                if site is None or topic not in (Topics(site).status, Topics(site).up_events):
+                if self._telematics is not None and vehicle_of_topic(topic) is not None:
+                    self._telematics.handle(payload, topic=topic)
+                elif site is None or topic not in (Topics(site).status, Topics(site).up_events):
                     # amqtt has been seen delivering retained messages of topics we did not
                     # subscribe to; they are not ours to judge.
                     logger.debug("ignoring message on unsubscribed topic %s", topic)

@@ -11,7 +11,8 @@ CentralError (central.domain.errors)
  │    └── ShipmentAlreadyDispatched
  └── RuleViolation
       ├── PlanNotLoadable
-      └── NotEnoughStock
+      ├── NotEnoughStock
+      └── NotOnRoute
 """
 
 from central.domain.errors import Conflict, NotFound, RuleViolation
@@ -44,3 +45,8 @@ class PlanNotLoadable(RuleViolation):
 
 class NotEnoughStock(RuleViolation):
     """Fewer free pallets in stock at the site than asked for."""
+
+
+class NotOnRoute(RuleViolation):
+    """A pallet names a delivery order that is not on the shipment's route (or the shipment
+    names a route of another site); plan the order onto the route or fix the pallet's order."""

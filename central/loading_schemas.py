@@ -59,6 +59,12 @@ class LoadPalletIn(BaseModel):
 
     sscc: Sscc
     stop_index: int = Field(default=1, ge=1, description="Delivery order of its stop, 1 = first")
+    order: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Delivery order reference; with the load's route_id its stop on the route "
+        "sets stop_index, and its proof of delivery posts this pallet",
+    )
 
 
 class LoadCreate(BaseModel):
@@ -72,6 +78,9 @@ class LoadCreate(BaseModel):
     trailer: TrailerName = "semi_trailer_33_eur"
     route_ref: str | None = Field(default=None, max_length=64)
     vehicle_ref: str | None = Field(default=None, max_length=64)
+    route_id: int | None = Field(
+        default=None, description="The planned route this truck drives (see /routes/plans)"
+    )
     pallets: list[LoadPalletIn] = Field(min_length=1, max_length=200)
     time_limit_s: float = Field(default=5.0, gt=0, le=120)
     seed: int = Field(default=0, ge=0)

@@ -41,6 +41,7 @@ from central.dock_service import Alert
 from central.domain.errors import UnknownDock, UnknownHandlingUnit, UnknownSite
 from central.loading_errors import (
     NotEnoughStock,
+    NotOnRoute,
     PalletNotAvailable,
     PlanNotLoadable,
     ShipmentAlreadyDispatched,
@@ -253,6 +254,8 @@ def create_load(engine: Engine, request: LoadCreate, *, now: datetime) -> int:
     with Session(engine) as session:
         _check_site_and_dock(session, request.site, request.dock)
         _check_reference_free(session, request.site, request.reference)
+        route = _route_of_load(session, request)
+        request = route.apply(request)
         problem = _problem(trailer, _candidates(session, request.site, request.pallets))
     plan = solve(problem, time_limit_s=request.time_limit_s, seed=request.seed)
     with UnitOfWork(engine, write_lock=True) as uow:
@@ -270,6 +273,7 @@ def create_load(engine: Engine, request: LoadCreate, *, now: datetime) -> int:
             trailer=request.trailer,
             route_ref=request.route_ref,
             vehicle_ref=request.vehicle_ref,
+            route_id=request.route_id,
             status=ShipmentStatus.PLANNED,
             created_at=now,
         )
@@ -284,6 +288,7 @@ def create_load(engine: Engine, request: LoadCreate, *, now: datetime) -> int:
                     handling_unit_id=candidate.hu.id,
                     stop_index=candidate.stop_index,
                     status=PalletStatus.PLANNED,
+                    order_id=route.order_ids.get(candidate.hu.sscc),
                 )
             )
         _store_plan(session, shipment.id, plan, {c.hu.sscc: c.hu for c in candidates}, now=now)
@@ -298,6 +303,75 @@ def create_load(engine: Engine, request: LoadCreate, *, now: datetime) -> int:
         plan.status.value,
     )
     return shipment_id
+
+
+@dataclass(frozen=True)
+class _LoadRoute:
+    """The route a load serves: each pallet's stop comes from its order's place on it."""
+
+    vehicle_ref: str | None
+    stops: Mapping[str, tuple[int, int]]  # order reference -> (order id, stop sequence)
+    order_ids: Mapping[str, int]  # SSCC -> order id
+
+    def apply(self, request: LoadCreate) -> LoadCreate:
+        """The request with each pallet's stop taken from the route."""
+        if request.route_id is None:
+            return request
+        pallets = [
+            p.model_copy(update={"stop_index": self.stops[p.order][1]}) if p.order else p
+            for p in request.pallets
+        ]
+        return request.model_copy(
+            update={
+                "pallets": pallets,
+                "vehicle_ref": request.vehicle_ref or self.vehicle_ref,
+                "route_ref": request.route_ref or str(request.route_id),
+            }
+        )
+
+
+def _route_of_load(session: Session, request: LoadCreate) -> _LoadRoute:
+    """Check the load's route and its pallets' orders; orders without a route are recorded
+    too (their proof of delivery posts the pallets)."""
+    named = {p.order for p in request.pallets if p.order}
+    orders = {
+        o.reference: o
+        for o in session.exec(
+            select(t.DeliveryOrder)
+            .where(t.DeliveryOrder.site_code == request.site)
+            .where(col(t.DeliveryOrder.reference).in_(named))
+        ).all()
+    }
+    unknown = sorted(named - orders.keys())
+    if unknown:
+        raise NotOnRoute(f"site {request.site} has no delivery order {', '.join(unknown[:20])}")
+    order_ids = {p.sscc: orders[p.order].id or 0 for p in request.pallets if p.order}
+    if request.route_id is None:
+        return _LoadRoute(None, {}, order_ids)
+    row = session.exec(
+        select(t.PlannedRoute, t.RoutePlan, t.Vehicle)
+        .join(t.RoutePlan, col(t.RoutePlan.id) == t.PlannedRoute.plan_id)
+        .join(t.Vehicle, col(t.Vehicle.id) == t.PlannedRoute.vehicle_id)
+        .where(t.PlannedRoute.id == request.route_id)
+    ).first()
+    if row is None or row[1].site_code != request.site:
+        raise NotOnRoute(f"site {request.site} has no planned route {request.route_id}")
+    route, _plan, vehicle = row
+    stops = {
+        order.reference: (order.id or 0, stop.sequence)
+        for stop, order in session.exec(
+            select(t.PlannedStop, t.DeliveryOrder)
+            .join(t.DeliveryOrder, col(t.DeliveryOrder.id) == t.PlannedStop.order_id)
+            .where(t.PlannedStop.route_id == route.id)
+        ).all()
+    }
+    off_route = sorted(named - stops.keys())
+    if off_route:
+        raise NotOnRoute(
+            f"order(s) {', '.join(off_route[:20])} are not on route {request.route_id}; "
+            "re-plan the route or load them on their own route's truck"
+        )
+    return _LoadRoute(vehicle.ref, stops, order_ids)
 
 
 def _check_reference_free(session: Session, site: str, reference: str) -> None:

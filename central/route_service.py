@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from central.command_outbox import queue_command
+from central.command_outbox import new_command, store_command
 from central.domain.errors import AlreadyExists, NotFound, UnknownDock, UnknownSite
 from central.optimizers.routing import (
     Break,
@@ -41,6 +41,8 @@ from central.optimizers.routing import (
     Visit,
     solve,
 )
+from central.route_control import route_status
+from central.route_tokens import RouteLinks
 from central.routes_schemas import (
     OrderCreate,
     OrderPublic,
@@ -49,18 +51,20 @@ from central.routes_schemas import (
     PlanRequest,
     RoutePlanPublic,
     RouteSheetQueued,
+    RouteStatusPublic,
     VehicleCreate,
     VehiclePublic,
 )
 from central.store import tables as t
 from central.store.db import UnitOfWork
 from central.store.types import plain_decimal
-from contracts import CommandType, PrintRouteSheet
+from contracts import Command, CommandType, PrintRouteSheet
 
 logger = logging.getLogger(__name__)
 
 _DEGREES = Decimal("0.000001")  # the precision lat/lon are stored with
 _PLANNABLE_ORDERS = ("open", "planned")
+_CENTS = Decimal("0.01")
 
 
 class UnknownRoutePlan(NotFound):
@@ -144,7 +148,7 @@ def plan_routes(engine: Engine, request: PlanRequest, *, now: datetime) -> int:
             .where(col(t.DeliveryOrder.status).in_(_PLANNABLE_ORDERS))
             .order_by(col(t.DeliveryOrder.id))
         ).all()
-    problem = _problem(request.site, request.date, depot_lat, depot_lon, vehicles, orders)
+    problem = build_problem(request.site, request.date, depot_lat, depot_lon, vehicles, orders)
     logger.info(
         "planning %d orders of %s on %s with %d vehicles (time limit %s s)",
         len(orders),
@@ -165,7 +169,7 @@ def plan_routes(engine: Engine, request: PlanRequest, *, now: datetime) -> int:
             depot_lon=depot_lon,
             engine=result.engine,
             status=result.status.value,
-            cost=result.cost,
+            cost=money(result.cost),
             dropped=json.dumps([int(stop_id) for stop_id in result.dropped]),
             notes="\n".join(result.notes),
             created_at=now,
@@ -243,7 +247,7 @@ def stored_plan(session: Session, plan_id: int) -> StoredPlan:
     ).all()
     vehicles = _vehicles(session, plan.site_code)
     refs = {v.id: v.ref for v in vehicles}
-    problem = _problem(
+    problem = build_problem(
         plan.site_code, plan.plan_date, plan.depot_lat, plan.depot_lon, vehicles, orders
     )
     day_start = _day_start(plan.plan_date)
@@ -316,48 +320,73 @@ def latest_plan_id(session: Session, site: str, day: date) -> int | None:
 
 
 def print_route_sheet(
-    session: Session, plan_id: int, route_id: int, dock: str, *, now: datetime
+    session: Session,
+    route_id: int,
+    dock: str,
+    *,
+    links: RouteLinks,
+    now: datetime,
+    plan_id: int | None = None,
 ) -> RouteSheetQueued:
-    """Queue a print.route_sheet command for a route of a plan at a dock of its site."""
-    plan = _plan(session, plan_id)
-    route = session.get(t.PlannedRoute, route_id)
-    if route is None or route.plan_id != plan_id:
-        raise UnknownRoutePlan(f"route plan {plan_id} has no route {route_id}")
-    has_dock = session.exec(
-        select(t.Dock.id).where(t.Dock.site_code == plan.site_code).where(t.Dock.code == dock)
-    ).first()
-    if has_dock is None:
-        raise UnknownDock(f"site {plan.site_code} has no dock {dock}")
-    view = _route_public(session, route)
-    lines = route_sheet_lines(plan.plan_date, view)
-    qr = f"/driver/routes/{route_id}"
-    payload = PrintRouteSheet(dock=dock, route_id=str(route_id), lines=lines, qr=qr)
-    command = queue_command(
-        session, site=plan.site_code, type=CommandType.PRINT_ROUTE_SHEET, payload=payload, now=now
-    )
+    """Queue a print.route_sheet command for a route at a dock of its site; the QR code on
+    the sheet opens the route's driver page (`links`)."""
+    command = route_sheet_command(session, route_id, dock, links=links, now=now, plan_id=plan_id)
+    store_command(session, command)
+    payload = PrintRouteSheet.model_validate(command.data)
     logger.info(
         "route sheet of route %d queued for %s %s (command %s)",
         route_id,
-        plan.site_code,
+        command.site,
         dock,
         command.id,
     )
     return RouteSheetQueued(
         command_id=command.id,
-        site=plan.site_code,
+        site=command.site,
         dock=dock,
         route_id=route_id,
-        lines=lines,
-        qr=qr,
+        lines=payload.lines,
+        qr=payload.qr,
     )
 
 
-def route_sheet_lines(day: date, route: PlannedRoutePublic) -> list[str]:
-    """The driver's sheet: vehicle and times, then each stop in delivery order."""
+def route_sheet_command(
+    session: Session,
+    route_id: int,
+    dock: str,
+    *,
+    links: RouteLinks,
+    now: datetime,
+    plan_id: int | None = None,
+) -> Command:
+    """The print.route_sheet command of a route at a dock of its site (not yet stored)."""
+    route = session.get(t.PlannedRoute, route_id)
+    if route is None or (plan_id is not None and route.plan_id != plan_id):
+        raise UnknownRoutePlan(f"route plan {plan_id} has no route {route_id}")
+    plan = _plan(session, route.plan_id)
+    has_dock = session.exec(
+        select(t.Dock.id).where(t.Dock.site_code == plan.site_code).where(t.Dock.code == dock)
+    ).first()
+    if has_dock is None:
+        raise UnknownDock(f"site {plan.site_code} has no dock {dock}")
+    payload = PrintRouteSheet(
+        dock=dock,
+        route_id=str(route_id),
+        lines=route_sheet_lines(route_status(session, route_id)),
+        qr=links.driver_url(route_id),
+    )
+    return new_command(
+        site=plan.site_code, type=CommandType.PRINT_ROUTE_SHEET, payload=payload, now=now
+    )
+
+
+def route_sheet_lines(route: RouteStatusPublic) -> list[str]:
+    """The driver's sheet on a receipt printer: vehicle and times, then each stop in delivery
+    order with its window, ETA, pallets (SSCCs) and instructions."""
     lines = [
-        f"Vehicle {route.vehicle_ref}  {day.isoformat()}",
+        f"Route {route.route_id}  vehicle {route.vehicle_ref}  {route.date.isoformat()}",
         f"Depart {route.start_at:%H:%M}  back {route.end_at:%H:%M} UTC",
-        f"{route.km} km  {route.load_pallets} pal  {route.load_kg} kg",
+        f"{route.km.quantize(Decimal('0.1'))} km  {route.load_pallets} pal  {route.load_kg} kg",
     ]
     for stop in route.stops:
         latest = "end" if stop.window_latest is None else f"{stop.window_latest:%H:%M}"
@@ -368,6 +397,9 @@ def route_sheet_lines(day: date, route: PlannedRoutePublic) -> list[str]:
             f"   window {stop.window_earliest:%H:%M}-{latest}  ETA {stop.eta:%H:%M}"
             f"  {stop.demand_pallets} pal"
         )
+        lines.extend(f"   SSCC {sscc}" for sscc in stop.pallets)
+        if stop.instructions:
+            lines.append(f"   NOTE {stop.instructions}")
     return lines
 
 
@@ -416,7 +448,7 @@ def _stops(session: Session, route_id: int) -> list[t.PlannedStop]:
     )
 
 
-def _problem(
+def build_problem(
     site: str,
     day: date,
     depot_lat: Decimal,
@@ -424,6 +456,8 @@ def _problem(
     vehicles: Sequence[t.Vehicle],
     orders: Sequence[t.DeliveryOrder],
 ) -> RoutingProblem:
+    """The optimizer's problem: the site as the depot, each vehicle its own type, the orders
+    as mandatory stops with their windows (UTC seconds of the day)."""
     return RoutingProblem(
         depots=(Depot(site, LatLon(float(depot_lat), float(depot_lon))),),
         vehicle_types=tuple(
@@ -457,6 +491,11 @@ def _problem(
         ),
         plan_date=day,
     )
+
+
+def money(amount: Decimal) -> Decimal:
+    """A plan's cost in whole cents (the optimizers compute it to many places)."""
+    return amount.quantize(_CENTS)
 
 
 def _time_s(value: time) -> int:
@@ -544,5 +583,6 @@ def _order_public(row: t.DeliveryOrder) -> OrderPublic:
         window_latest=row.window_latest,
         service_s=row.service_s,
         delivery_date=row.delivery_date,
+        instructions=row.instructions,
         status=row.status,
     )

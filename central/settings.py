@@ -36,6 +36,10 @@ class CentralSettings(BaseSettings):
     api_port: int = 8000
     environment: Literal["development", "production"] = "development"
     command_resend_after_s: float = 5.0
+    # Drivers open their route page from the QR code on the route sheet: this URL + a token
+    # signed with this secret (central.route_tokens).
+    public_url: str = "http://127.0.0.1:8000"
+    route_token_secret: str = "development-route-token-secret"
     # Books: each site values stock in this currency with this method (DESIGN §5).
     ledger_currency: str = "EUR"
     ledger_valuation_method: Literal["moving_average", "fifo"] = "moving_average"
@@ -54,5 +58,10 @@ class CentralSettings(BaseSettings):
         ):
             raise ValueError(
                 "MQTT_PASSWORD is a default value; set a real secret before running in production"
+            )
+        if self.environment != "development" and self.route_token_secret.startswith("development-"):
+            raise ValueError(
+                "ROUTE_TOKEN_SECRET is the development default; set a real secret before "
+                "running in production"
             )
         return self

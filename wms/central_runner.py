@@ -16,8 +16,11 @@ from central.app import create_app
 from central.ingest import IngestService
 from central.ingest_mqtt import BrokerAddress, MqttIngest
 from central.ledger import ledger_config
+from central.route_control import RouteControl
+from central.route_tokens import route_links
 from central.settings import CentralSettings
 from central.store.db import make_engine, upgrade
+from central.telematics_ingest import TelematicsIngest
 
 logger = logging.getLogger(__name__)
 
@@ -27,12 +30,14 @@ def build_mqtt_ingest(service: IngestService, settings: CentralSettings) -> Mqtt
     broker = BrokerAddress.from_url(
         settings.mqtt_url, username=settings.mqtt_username, password=settings.mqtt_password
     )
+    control = RouteControl(service.engine, ledger_config=service.ledger_config)
     return MqttIngest(
         service,
         broker,
         client_id=settings.mqtt_client_id,
         shared=settings.ingest_shared,
         command_resend_after_s=settings.command_resend_after_s,
+        telematics=TelematicsIngest(control, service),
     )
 
 
@@ -101,7 +106,11 @@ class CentralServer:
     def _start_ingest_only(self) -> None:
         upgrade(self.settings.database_url)
         engine = make_engine(self.settings.database_url)
-        service = IngestService(engine, ledger_config=ledger_config(self.settings))
+        service = IngestService(
+            engine,
+            ledger_config=ledger_config(self.settings),
+            route_links=route_links(self.settings),
+        )
         self._mqtt = build_mqtt_ingest(service, self.settings)
         self._mqtt.start()
         self._engine = engine

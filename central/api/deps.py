@@ -11,6 +11,8 @@ from sqlmodel import Session
 
 from central.domain.accounting import LedgerConfig
 from central.ingest import IngestService
+from central.route_control import RouteControl
+from central.route_tokens import RouteLinks
 from central.store.db import UnitOfWork
 
 
@@ -45,7 +47,21 @@ def get_ledger_config(request: Request) -> LedgerConfig:
     return config
 
 
+def get_route_control(request: Request) -> RouteControl:
+    """The app's route control (driver reports, ETAs, route alerts)."""
+    control: RouteControl = request.app.state.route_control
+    return control
+
+
+def get_route_links(request: Request) -> RouteLinks:
+    """Makes and checks the driver tokens of route sheets."""
+    links: RouteLinks = request.app.state.route_links
+    return links
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 IngestDep = Annotated[IngestService, Depends(get_ingest)]
 LedgerConfigDep = Annotated[LedgerConfig, Depends(get_ledger_config)]
+RouteControlDep = Annotated[RouteControl, Depends(get_route_control)]
+RouteLinksDep = Annotated[RouteLinks, Depends(get_route_links)]

@@ -15,7 +15,7 @@ from central.domain.accounting import (
     ReversalNotAllowed,
     StaleRevaluation,
 )
-from central.domain.errors import CentralError, Conflict, NotFound, RuleViolation
+from central.domain.errors import CentralError, Conflict, Forbidden, NotFound, RuleViolation
 
 # The posting engine's errors: a reference that is not there is 404; one that clashes with
 # what was posted since is 409; everything else (bad movement, negative stock, no cost) 422.
@@ -32,6 +32,8 @@ _ACCOUNTING_CONFLICT = (
 def _status(err: CentralError) -> int:
     if isinstance(err, NotFound):
         return 404
+    if isinstance(err, Forbidden):
+        return 403
     if isinstance(err, Conflict):
         return 409
     if isinstance(err, RuleViolation):

@@ -8,6 +8,7 @@ from central.api.routes import (
     dead_letters,
     devices,
     docks,
+    driver,
     events,
     expected_receipts,
     health,
@@ -37,6 +38,7 @@ for module in (
     docks,
     loads,
     routes,
+    driver,
     slotting,
     health,
 ):

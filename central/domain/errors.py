@@ -10,6 +10,8 @@ CentralError
  │    ├── UnknownDeadLetter
  │    ├── UnknownLedgerEvent
  │    └── UnknownAccount
+ ├── Forbidden                      (403)
+ │    └── InvalidRouteToken          (central.route_tokens)
  ├── Conflict                       (409)
  │    ├── AlreadyExists
  │    ├── DeadLetterNotReapplicable
@@ -64,6 +66,10 @@ class UnknownLedgerEvent(NotFound):
 
 class UnknownAccount(NotFound):
     """No account with this code in the chart of accounts."""
+
+
+class Forbidden(CentralError):
+    """The caller's credentials do not open what the request asks for."""
 
 
 class Conflict(CentralError):

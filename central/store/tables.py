@@ -582,6 +582,7 @@ class Shipment(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_when())
     dispatched_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     dispatch_event_id: UUID | None = Field(default=None)
+    route_id: int | None = Field(default=None, foreign_key="planned_route.id", index=True)
 
 
 class ShipmentPallet(SQLModel, table=True):
@@ -600,6 +601,7 @@ class ShipmentPallet(SQLModel, table=True):
     loaded_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
     loaded_sequence: int | None = Field(default=None)
     override_reason: str | None = Field(default=None, max_length=200)
+    order_id: int | None = Field(default=None, foreign_key="delivery_order.id", index=True)
 
 
 class ShipmentLoadPlan(SQLModel, table=True):
@@ -692,6 +694,7 @@ class DeliveryOrder(SQLModel, table=True):
     service_s: int = Field(default=0)
     delivery_date: date = Field(index=True)
     status: str = Field(default="open", max_length=16)
+    instructions: str = Field(default="", sa_column=Column(Text, nullable=False))
 
 
 class RoutePlan(SQLModel, table=True):
@@ -713,7 +716,11 @@ class RoutePlan(SQLModel, table=True):
 
 
 class PlannedRoute(SQLModel, table=True):
-    """One vehicle's tour in a route plan; `breaks` is JSON [[leg, start_s, duration_s], ...]."""
+    """One vehicle's tour in a route plan; `breaks` is JSON [[leg, start_s, duration_s], ...].
+
+    `state`: planned (not left yet), under_way, completed. The `position_*` columns hold the
+    vehicle's newest telematics sample while the route is driven.
+    """
 
     __tablename__ = "planned_route"
 
@@ -726,10 +733,21 @@ class PlannedRoute(SQLModel, table=True):
     load_kg: Decimal = Field(sa_column=_decimal())
     load_pallets: int = Field()
     breaks: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    state: str = Field(default="planned", max_length=16)
+    departed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    completed_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    position_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    position_lat: float | None = Field(default=None)
+    position_lon: float | None = Field(default=None)
+    position_speed_kmh: float | None = Field(default=None)
 
 
 class PlannedStop(SQLModel, table=True):
-    """A delivery on a planned route: `eta` is the planned start of unloading."""
+    """A delivery on a planned route: `eta` is the planned (promised) start of unloading.
+
+    `state`: pending, arrived, delivered, failed (`central.domain.route_tracking.StopState`);
+    `predicted_eta` / `late_by_s` are the newest prediction while it is not done.
+    """
 
     __tablename__ = "planned_stop"
     __table_args__ = (UniqueConstraint("route_id", "sequence", name="uq_planned_stop_seq"),)
@@ -740,3 +758,42 @@ class PlannedStop(SQLModel, table=True):
     order_id: int = Field(foreign_key="delivery_order.id")
     eta: datetime = Field(sa_column=_when())
     departure_at: datetime = Field(sa_column=_when())
+    state: str = Field(default="pending", max_length=16)
+    arrived_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    done_at: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    received_by: str | None = Field(default=None, max_length=120)
+    failed_reason: str | None = Field(default=None, max_length=200)
+    predicted_eta: datetime | None = Field(default=None, sa_column=_when(nullable=True))
+    late_by_s: int = Field(default=0)
+
+
+class RouteEvent(SQLModel, table=True):
+    """A driver's report on a route, once per `id` (the client's idempotency key)."""
+
+    __tablename__ = "route_event"
+
+    id: UUID = Field(primary_key=True)
+    route_id: int = Field(foreign_key="planned_route.id", index=True)
+    type: str = Field(max_length=16)
+    stop: int | None = Field(default=None)
+    order_id: int | None = Field(default=None, foreign_key="delivery_order.id")
+    at: datetime = Field(sa_column=_when())
+    received_by: str | None = Field(default=None, max_length=120)
+    reason: str | None = Field(default=None, max_length=200)
+    note: str = Field(default="", max_length=500)
+    source: str = Field(max_length=16)
+    recorded_at: datetime = Field(sa_column=_when())
+
+
+class VehiclePositionRow(SQLModel, table=True):
+    """A telematics sample of a vehicle on a route (the track, for idle and replay)."""
+
+    __tablename__ = "vehicle_position"
+    __table_args__ = (UniqueConstraint("route_id", "at", name="uq_vehicle_position_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    route_id: int = Field(foreign_key="planned_route.id", index=True)
+    at: datetime = Field(sa_column=_when())
+    lat: float
+    lon: float
+    speed_kmh: float

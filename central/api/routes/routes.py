@@ -5,11 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from central.api.deps import SessionDep, WriteSessionDep, get_engine
+from central.api.deps import (
+    RouteControlDep,
+    RouteLinksDep,
+    SessionDep,
+    WriteSessionDep,
+    get_engine,
+)
+from central.api.routes.driver import pdf_response
+from central.route_control import route_status, routes_of_plan
+from central.route_replan import replan_plan
 from central.route_service import (
     create_order,
     create_vehicle,
@@ -20,12 +29,17 @@ from central.route_service import (
     print_route_sheet,
 )
 from central.routes_schemas import (
+    DriverEventIn,
+    DriverLink,
     OrderCreate,
     OrderPublic,
     PlanRequest,
+    ReplanPublic,
+    ReplanRequest,
     RoutePlanPublic,
     RouteSheetQueued,
     RouteSheetRequest,
+    RouteStatusPublic,
     VehicleCreate,
     VehiclePublic,
 )
@@ -79,15 +93,89 @@ def get_plan(session: SessionDep, plan_id: int) -> RoutePlanPublic:
     return plan_view(session, plan_id)
 
 
+@router.get("/routes/plans/{plan_id}/status", response_model=list[RouteStatusPublic])
+def get_plan_status(session: SessionDep, plan_id: int) -> list[RouteStatusPublic]:
+    """Every route of a plan as it is driven: stop states, ETAs, positions, open alerts."""
+    plan_view(session, plan_id)  # 404 for an unknown plan
+    return routes_of_plan(session, plan_id)
+
+
 @router.post(
     "/routes/plans/{plan_id}/routes/{route_id}/print",
     response_model=RouteSheetQueued,
     status_code=202,
 )
 def post_print(
-    session: WriteSessionDep, plan_id: int, route_id: int, request: RouteSheetRequest
+    session: WriteSessionDep,
+    links: RouteLinksDep,
+    plan_id: int,
+    route_id: int,
+    request: RouteSheetRequest,
 ) -> RouteSheetQueued:
     """Print the route's driver sheet at a dock (print.route_sheet to the site's edge)."""
-    queued = print_route_sheet(session, plan_id, route_id, request.dock, now=utc_now())
+    queued = print_route_sheet(
+        session, route_id, request.dock, links=links, now=utc_now(), plan_id=plan_id
+    )
     session.commit()
     return queued
+
+
+@router.post(
+    "/routes/plans/{plan_id}/print", response_model=list[RouteSheetQueued], status_code=202
+)
+def post_print_all(
+    session: WriteSessionDep, links: RouteLinksDep, plan_id: int, request: RouteSheetRequest
+) -> list[RouteSheetQueued]:
+    """Print every route sheet of a plan at a dock (the dispatch dock)."""
+    now = utc_now()
+    queued = [
+        print_route_sheet(session, route.id, request.dock, links=links, now=now, plan_id=plan_id)
+        for route in plan_view(session, plan_id).routes
+    ]
+    session.commit()
+    return queued
+
+
+@router.post("/routes/plans/{plan_id}/replan", response_model=ReplanPublic)
+def post_replan(
+    engine: Annotated[Engine, Depends(get_engine)],
+    control: RouteControlDep,
+    plan_id: int,
+    request: ReplanRequest,
+) -> ReplanPublic:
+    """Re-plan the stops not reached yet, in place (route ids and driver links stay): routes
+    under way keep the stops they reached and the one they head to; promised ETAs are kept
+    where it costs little. Lists what changed."""
+    outcome = replan_plan(engine, plan_id, request)
+    for route in outcome.plan.routes:
+        control.refresh(route.id, outcome.as_of)
+    return outcome
+
+
+@router.get("/routes/{route_id}", response_model=RouteStatusPublic)
+def get_route(session: SessionDep, route_id: int) -> RouteStatusPublic:
+    """A route as it is driven: stop states, ETAs, the vehicle's position, open alerts."""
+    return route_status(session, route_id)
+
+
+@router.post("/routes/{route_id}/events", response_model=RouteStatusPublic, status_code=201)
+def post_route_event(
+    control: RouteControlDep, route_id: int, event: DriverEventIn
+) -> RouteStatusPublic:
+    """Report on a route for its driver (ops on the phone with the driver): departed, arrived,
+    delivered with proof of delivery, failed with a reason, returned. Sending a report's `id`
+    again changes nothing."""
+    return control.report(route_id, event, source="ops")
+
+
+@router.get("/routes/{route_id}/driver-link", response_model=DriverLink)
+def get_driver_link(session: SessionDep, links: RouteLinksDep, route_id: int) -> DriverLink:
+    """The driver page link of a route (what the QR code on its sheet holds)."""
+    route_status(session, route_id)  # 404 for an unknown route
+    return DriverLink(route_id=route_id, url=links.driver_url(route_id))
+
+
+@router.get("/routes/{route_id}/sheet.pdf", response_class=Response)
+def get_route_sheet_pdf(session: SessionDep, links: RouteLinksDep, route_id: int) -> Response:
+    """The route sheet as a PDF (A4), with the QR code to the driver page."""
+    return pdf_response(route_status(session, route_id), links)

@@ -21,4 +21,4 @@ def test_migrated_schema_matches_the_tables(engine: Engine) -> None:
 def test_upgrading_twice_is_harmless(engine: Engine, database_url: str) -> None:
     upgrade(database_url)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0005"
+        assert MigrationContext.configure(connection).get_current_revision() == "0006"

@@ -168,7 +168,12 @@ def test_a_day_is_planned_checked_and_its_route_sheet_queued(
     sheet = command_payload(Command.from_json(row.payload))
     assert isinstance(sheet, PrintRouteSheet)
     assert sheet.dock == "dock-1" and sheet.route_id == str(route["id"])
-    assert sheet.qr == f"/driver/routes/{route['id']}"
+    # The QR code opens this route's driver page, with the route's own token.
+    assert sheet.qr.startswith(f"http://127.0.0.1:8000/driver/routes/{route['id']}?token=")
+    token = sheet.qr.split("token=")[1]
+    page = client.get(f"/driver/routes/{route['id']}", params={"token": token})
+    assert page.status_code == 200 and route["stops"][0]["customer"] in page.text
+    assert client.get(f"/driver/routes/{route['id']}", params={"token": "x"}).status_code == 403
     assert "VAN-" in sheet.lines[0]
     # The customers appear on the sheet in delivery order, each with its window and ETA.
     text = "\n".join(sheet.lines)
