@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wms.demo import DemoResult, OutboundResult
+from wms.demo_routes import DeliveryResult
 from wms.ledger_cli import ledger_app
 from wms.loads_cli import docks_app, loads_app
 from wms.logs import configure_logging
@@ -165,6 +166,9 @@ def demo(
     serve: Annotated[bool, typer.Option(help="keep serving the API afterwards")] = True,
     workdir: Path = Path("var/demo"),
     log_level: str = "WARNING",
+    speedup: Annotated[
+        float, typer.Option(help="how much faster than real time the delivery day runs")
+    ] = 600,
 ) -> None:
     """Run a simulated warehouse day on the embedded default and serve central."""
     import os
@@ -180,6 +184,7 @@ def demo(
         pallets=pallets,
         serve=serve,
         mqtt_url=os.environ.get("MQTT_URL") or None,
+        delivery_speedup=speedup,
     )
     run_demo(options, on_done=_print_demo_summary)
     if serve:
@@ -215,6 +220,46 @@ def _print_outbound(outbound: OutboundResult) -> None:
     )
 
 
+def _print_deliveries(day: DeliveryResult, api_url: str) -> None:
+    plan = day.plan
+    console.print(
+        f"[bold]Delivery day[/bold]: route plan {plan['id']} ({plan['engine']}, "
+        f"{plan['status']}), {len(plan['routes'])} routes, cost {plan['cost']}"
+        + (f", not planned: {', '.join(plan['dropped'])}" if plan["dropped"] else "")
+    )
+    sheets = {s.route_id: s for s in day.sheets}
+    table = Table(title="Routes as driven (GET /routes/plans/{id}/status)")
+    for column in ("route", "vehicle", "stops", "delivered", "failed", "late", "sheet", "state"):
+        table.add_column(column)
+    for route in day.routes:
+        stops = route["stops"]
+        sheet = sheets.get(int(route["route_id"]))
+        table.add_row(
+            str(route["route_id"]),
+            str(route["vehicle_ref"])
+            + (" (loaded at the dock)" if route["route_id"] == day.shipped_route else ""),
+            str(len(stops)),
+            str(sum(s["state"] == "delivered" for s in stops)),
+            str(sum(s["state"] == "failed" for s in stops)),
+            str(sum(int(s["late_by_s"]) > 0 for s in stops)),
+            "" if sheet is None else f"job-{sheet.job:04d}",
+            str(route["state"]),
+        )
+    console.print(table)
+    drive = day.drive
+    console.print(
+        f"  {drive.positions} positions over MQTT, {drive.reports} driver reports through the "
+        f"route pages; {drive.late_vehicle} held up {drive.delay_min} min in traffic"
+        + (f"; {drive.failed}: customer closed" if drive.failed else "")
+    )
+    for alert in day.alerts:
+        console.print(f"  alert [red]{alert['kind']}[/red] ({alert['status']}): {alert['message']}")
+    first = day.sheets[0] if day.sheets else None
+    if first is not None:
+        console.print(f"  driver page of route {first.route_id}: {first.qr}")
+        console.print(f"  route sheet PDF: {api_url}/routes/{first.route_id}/sheet.pdf")
+
+
 def _print_demo_summary(result: DemoResult) -> None:
     table = Table(title=f"Truck {result.manifest.reference}: pallets received")
     for column in ("SSCC", "item", "qty", "weight kg", "bin", "labels"):
@@ -243,6 +288,8 @@ def _print_demo_summary(result: DemoResult) -> None:
     console.print(books)
     if result.outbound is not None:
         _print_outbound(result.outbound)
+    if result.deliveries is not None:
+        _print_deliveries(result.deliveries, result.api_url)
     console.print(f"Printed labels (text + PNG): {result.labels_dir.resolve()}")
     console.print(f"Edge config used: {result.edge_config.resolve()}")
     console.print(

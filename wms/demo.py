@@ -2,8 +2,10 @@
 
 Composition root for the demo: embedded broker (unless MQTT_URL is set), central (API +
 ingest on SQLite), a simulated dock on pty pairs, an edge agent, master data loaded through
-the API, a slotting plan computed through the API (putaway follows it), and a dock worker
-receiving an inbound truck.
+the API, a slotting plan computed through the API (putaway follows it), a dock worker
+receiving an inbound truck, then the delivery day (`wms.demo_routes`): routes planned, the
+fullest route's truck loaded and dispatched, every route sheet printed at the dock, and the
+vehicles driven with one of them late.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,18 @@ from firmware_sim.scenario import (
     inbound_truck,
 )
 from wms.central_runner import CentralServer
+from wms.demo_routes import (
+    DeliveryResult,
+    drive_day,
+    outbound_route,
+    pallets_by_order,
+    plan_day,
+    print_other_sheets,
+    route_alerts,
+    seed_day,
+    wait_for_positions,
+    wait_for_sheets,
+)
 from wms.embedded_broker import EmbeddedBroker
 from wms.seed import Layout, plan_slotting, seed_site, seed_truck, wait_dock_online
 
@@ -56,6 +71,10 @@ class DemoOptions:
     mqtt_url: str | None = None
     serve: bool = True
     outbound_pallets: int = 12
+    delivery_orders: int = 20
+    """Orders of the delivery day (0: no delivery day; the outbound truck needs one)."""
+    delivery_speedup: float = 600.0
+    """How much faster than real time the vehicles drive the day (600: 10 h in 1 min)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,8 @@ class DemoResult:
     """GTIN -> bin of the slotting plan computed before the truck arrived."""
     outbound: OutboundResult | None
     """The outbound truck loaded after the receipts (None when the demo ships nothing)."""
+    deliveries: DeliveryResult | None
+    """The day's routes as planned, printed and driven (None without a delivery day)."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +240,7 @@ def run_demo(
                 mqtt_url=broker_url,
                 api_host=options.host,
                 api_port=options.port,
+                public_url=api_url,
             )
         )
         central.start()
@@ -250,19 +272,16 @@ def run_demo(
             wait_dock_online(client, site=options.site, dock=options.dock)
         report = DockWorker(sim).receive(manifest)
         stock_rows = _wait_for_putaways(api_url, options.site, report)
-        outbound = None
-        if options.outbound_pallets:
-            with httpx.Client(base_url=api_url, timeout=60) as client:
-                outbound = ship_truck(
-                    client,
-                    site=options.site,
-                    dock=options.dock,
-                    worker=LoadingWorker(sim, sensors),
-                    pallets=[p.sscc for p in report.pallets if p.location][
-                        : options.outbound_pallets
-                    ],
-                    svg_path=workdir / "outbound-floor.svg",
-                )
+        outbound = deliveries = None
+        if options.outbound_pallets and options.delivery_orders:
+            outbound, deliveries = _delivery_day(
+                options,
+                api_url=api_url,
+                broker_url=broker_url,
+                sim=sim,
+                worker=LoadingWorker(sim, sensors),
+                pallets=[p.sscc for p in report.pallets if p.location][: options.outbound_pallets],
+            )
         with httpx.Client(base_url=api_url, timeout=30) as client:
             balance = client.get("/trial-balance", params={"site": options.site}).json()
         result = DemoResult(
@@ -275,6 +294,7 @@ def run_demo(
             balance["rows"],
             planned_bins,
             outbound,
+            deliveries,
         )
         if on_done is not None:
             on_done(result)
@@ -283,19 +303,64 @@ def run_demo(
         return result
 
 
+def _delivery_day(
+    options: DemoOptions,
+    *,
+    api_url: str,
+    broker_url: str,
+    sim: SimulatedDock,
+    worker: LoadingWorker,
+    pallets: list[str],
+) -> tuple[OutboundResult, DeliveryResult]:
+    """Plan the day's routes, load the fullest route's truck at the dock (its sheet prints
+    as it leaves), print the other sheets there, and drive every route."""
+    day = datetime.now(UTC).date()
+    with httpx.Client(base_url=api_url, timeout=60) as client:
+        seed_day(
+            client, site=options.site, day=day, seed=options.seed, orders=options.delivery_orders
+        )
+        plan = plan_day(client, site=options.site, day=day, time_limit_s=5)
+        route = outbound_route(plan)
+        outbound = ship_truck(
+            client,
+            site=options.site,
+            dock=options.dock,
+            worker=worker,
+            pallets=pallets_by_order(route, pallets),
+            route_id=int(route["id"]),
+            svg_path=options.workdir / "outbound-floor.svg",
+        )
+        print_other_sheets(client, plan=plan, dock=options.dock, shipped_route=int(route["id"]))
+        sheets = wait_for_sheets(sim.printer, {int(r["id"]) for r in plan["routes"]})
+        drive = drive_day(sheets=sheets, broker_url=broker_url, speedup=options.delivery_speedup)
+        routes = wait_for_positions(
+            client, plan_id=int(plan["id"]), sent_last=drive.last_position_at
+        )
+        alerts = route_alerts(client, site=options.site)
+    return outbound, DeliveryResult(
+        plan=plan,
+        shipped_route=int(route["id"]),
+        sheets=sheets,
+        drive=drive,
+        routes=routes,
+        alerts=alerts,
+    )
+
+
 def ship_truck(
     client: httpx.Client,
     *,
     site: str,
     dock: str,
     worker: LoadingWorker,
-    pallets: list[str],
+    pallets: list[dict[str, Any]],
+    route_id: int,
     svg_path: Path,
     reference: str = "OUT-0001",
 ) -> OutboundResult:
-    """Plan an outbound load over three stops, send it to the dock, load it, dispatch it."""
+    """Plan the load of a route's truck (each pallet for its order's stop), send it to the
+    dock, load it, dispatch it."""
     worker.dock_truck()
-    stops = 3
     created = client.post(
         "/loads",
         json={
@@ -303,10 +368,8 @@ def ship_truck(
             "reference": reference,
             "dock": dock,
             "trailer": "semi_trailer_33_eur",
-            "pallets": [
-                {"sscc": sscc, "stop_index": 1 + n * stops // len(pallets)}
-                for n, sscc in enumerate(pallets)
-            ],
+            "route_id": route_id,
+            "pallets": pallets,
             "time_limit_s": 10,
         },
     )

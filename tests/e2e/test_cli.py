@@ -27,10 +27,12 @@ def test_demo_receives_a_truck_and_shows_where_the_labels_are(tmp_path: Path) ->
             str(free_port()),
             "--workdir",
             str(tmp_path / "demo"),
+            "--speedup",
+            "3000",
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         env={**env, "COLUMNS": "200"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -44,6 +46,22 @@ def test_demo_receives_a_truck_and_shows_where_the_labels_are(tmp_path: Path) ->
     labels = sorted((tmp_path / "demo" / "labels").glob("job-*.png"))
     assert len(labels) >= 4
     assert "PUT AWAY TO" in (tmp_path / "demo" / "labels" / "job-0001.txt").read_text()
+    # The delivery day: every route's sheet came out of the dispatch dock's printer with the
+    # driver QR code, the vehicles drove, deliveries were posted, and the late one was seen
+    # coming before it arrived.
+    sheets = [
+        job
+        for job in sorted((tmp_path / "demo" / "labels").glob("job-*.txt"))
+        if job.read_text().lstrip().startswith("ROUTE")
+    ]
+    routes = int(done.stdout.split(" routes, cost")[0].rsplit(", ", 1)[1])
+    assert len(sheets) == routes >= 2
+    assert all("ETA" in job.read_text() for job in sheets)
+    assert "/driver/routes/" in done.stdout and "token=" in done.stdout
+    assert "route_predicted_late (open)" in done.stdout
+    assert "route_late (open)" in done.stdout
+    assert "route_delivery_failed" in done.stdout
+    assert "Cost of goods sold" in done.stdout
 
 
 def test_sim_dock_prints_the_device_urls_for_the_edge_config(tmp_path: Path) -> None:
