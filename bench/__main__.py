@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results")
-BENCHMARKS = ("ingest", "scan_to_label", "postings", "slotting", "loading", "routing")
+BENCHMARKS = (
+    "ingest",
+    "scan_to_label",
+    "postings",
+    "slotting",
+    "loading",
+    "routing",
+    "routing_day",
+)
 
 
 def main() -> int:

@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing.connection import Connection
@@ -88,6 +88,8 @@ def solve_ortools(
     promised_s: Mapping[str, int] | None = None,
     eta_penalty_per_s: Decimal = Decimal(0),
     initial: Sequence[Route] = (),
+    first_solution: int | None = None,
+    on_solution: Callable[[int], None] | None = None,
 ) -> list[Route] | None:
     """Solves with OR-Tools routing (first solution + guided local search).
 
@@ -96,6 +98,10 @@ def solve_ortools(
             penalty so a plan is always returned and a missed stop is reported.
         promised_s: promised start-of-service times; deviating costs `eta_penalty_per_s`.
         initial: routes to start the search from (warm start), when they are valid.
+        first_solution: a `FirstSolution` strategy instead of the one chosen by problem
+            kind (benchmarks compare against OR-Tools' plain setup with it).
+        on_solution: called with the objective (engine cost units) of every solution the
+            search accepts, the first one included, as it is found (benchmarks time it).
 
     Returns the routes, or None when no solution was found in the limits.
     """
@@ -179,12 +185,17 @@ def solve_ortools(
     _pin_prefixes(problem, routing, manager, time_dim, vehicles, fixed)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
-    params.first_solution_strategy = _first_solution(problem, bool(break_vars))
+    params.first_solution_strategy = (
+        _first_solution(problem, bool(break_vars)) if first_solution is None else first_solution
+    )
     params.local_search_metaheuristic = Metaheuristic.GUIDED_LOCAL_SEARCH
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
     if max_iterations is not None:
         params.solution_limit = max_iterations
     routing.CloseModelWithParameters(params)
+    if on_solution is not None:
+        report = on_solution
+        routing.AddAtSolutionCallback(lambda: report(routing.CostVar().Value()))
 
     solution = None
     if initial:
