@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4, uuid5
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
 from central.domain.accounting import AccountingError, LedgerConfig, Movement, MovementType
@@ -45,6 +45,7 @@ from central.domain.route_tracking import (
     track,
 )
 from central.ledger import post_movement
+from central.loading_service import PalletStatus, ShipmentStatus
 from central.routes_schemas import (
     DriverEventIn,
     DriverEventType,
@@ -181,10 +182,11 @@ class RouteControl:
                 "nothing more can be reported on it"
             )
         if kind is DriverEventType.DEPARTED:
-            if route.state != RouteState.PLANNED:
-                raise ReportRejected(f"route {route.id} has already left the site")
-            _depart(route, at)
-            session.add(route)
+            # Telematics may have seen the vehicle leave before the driver tapped "departed":
+            # the report is kept, the earlier departure stands.
+            if route.state == RouteState.PLANNED:
+                _depart(route, at)
+                session.add(route)
             return None, None
         if kind is DriverEventType.RETURNED:
             if route.state != RouteState.UNDER_WAY:
@@ -260,6 +262,8 @@ class RouteControl:
             .join(t.Item, col(t.Item.id) == t.HandlingUnit.item_id)
             .where(t.ShipmentPallet.order_id == order.id)
             .where(col(t.Shipment.dispatch_event_id).is_not(None))
+            # A pallet left behind at the dock never left stock: nothing is in transit for it.
+            .where(t.ShipmentPallet.status == PalletStatus.DISPATCHED)
         ).all()
         for _pallet, shipment, hu, item in rows:
             assert shipment.dispatch_event_id is not None
@@ -491,14 +495,21 @@ def route_status(session: Session, route_id: int) -> RouteStatusPublic:
 
 
 def pallets_of_order(session: Session, order_id: int) -> list[str]:
-    """SSCCs of the order's pallets on shipments (the driver unloads these at its stop)."""
+    """SSCCs of the order's pallets on shipments (the driver unloads these at its stop); once
+    a shipment has left, only the pallets that left on it."""
     return list(
         session.exec(
             select(t.HandlingUnit.sscc)
             .join(t.ShipmentPallet, col(t.ShipmentPallet.handling_unit_id) == t.HandlingUnit.id)
             .join(t.Shipment, col(t.Shipment.id) == t.ShipmentPallet.shipment_id)
             .where(t.ShipmentPallet.order_id == order_id)
-            .where(t.Shipment.status != "cancelled")
+            .where(t.Shipment.status != ShipmentStatus.CANCELLED)
+            .where(
+                or_(
+                    col(t.Shipment.status) != ShipmentStatus.DISPATCHED,
+                    col(t.ShipmentPallet.status) == PalletStatus.DISPATCHED,
+                )
+            )
             .order_by(col(t.HandlingUnit.sscc))
         ).all()
     )

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, time, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from central.domain.errors import RuleViolation
+from central.domain.errors import Conflict, RuleViolation
 from central.domain.route_tracking import StopState
 from central.optimizers.routing import (
     Break,
@@ -53,6 +53,10 @@ _REACHED = (StopState.ARRIVED.value, StopState.DELIVERED.value, StopState.FAILED
 
 class ReplanFailed(RuleViolation):
     """The optimizer found no plan for the remaining stops; the current plan stays."""
+
+
+class PlanChangedWhileReplanning(Conflict):
+    """A driver's report or a vehicle leaving changed a route while the optimizer ran."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def replan_plan(engine: Engine, plan_id: int, request: ReplanRequest) -> ReplanP
             + "; ".join(result.notes)
         )
     with UnitOfWork(engine, write_lock=True) as uow:
+        _check_unchanged(uow.session, snapshot)
         _store(uow.session, snapshot, result, day_start)
         uow.commit()
     with Session(engine) as session:
@@ -259,6 +264,28 @@ def _not_before(stop: Stop, earliest_s: int) -> Stop:
     if stop.latest_s is not None and stop.latest_s < earliest_s:
         return replace(stop, earliest_s=earliest_s, latest_s=None)
     return replace(stop, earliest_s=earliest_s)
+
+
+def _check_unchanged(session: Session, snapshot: _Snapshot) -> None:
+    """The routes are still as the optimizer saw them; storing over a report that came in
+    meanwhile would put a reached stop back to pending. Locks the routes until the commit."""
+    for r in snapshot.routes:
+        state = session.exec(
+            select(t.PlannedRoute.state).where(t.PlannedRoute.id == r.route.id).with_for_update()
+        ).one()
+        stops = {
+            stop_id: stop_state
+            for stop_id, stop_state in session.exec(
+                select(t.PlannedStop.id, t.PlannedStop.state).where(
+                    t.PlannedStop.route_id == r.route.id
+                )
+            ).all()
+        }
+        if state != r.route.state or stops != {s.id: s.state for s, _ in r.reached + r.pending}:
+            raise PlanChangedWhileReplanning(
+                f"route {r.route.id} of plan {snapshot.plan.id} changed while it was re-planned "
+                "(a driver's report, or the vehicle left); the plan stays as it is: re-plan again"
+            )
 
 
 def _store(

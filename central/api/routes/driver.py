@@ -14,6 +14,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from central.api.deps import RouteControlDep, RouteLinksDep, SessionDep
 from central.domain.errors import CentralError
@@ -22,7 +23,6 @@ from central.route_tokens import InvalidRouteToken, RouteLinks
 from central.routes_schemas import DriverEventIn, RouteStatusPublic
 from central.web.driver_page import render_driver_error, render_driver_page
 from central.web.route_sheet_pdf import render_route_sheet_pdf
-from contracts.envelope import summarise_validation_error
 
 router = APIRouter(prefix="/driver/routes", tags=["driver"])
 
@@ -107,7 +107,8 @@ async def driver_action(
         links.check(route_id, token)
     except InvalidRouteToken as err:
         return HTMLResponse(render_driver_error(str(err), 403), status_code=403)
-    fields = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items() if v}
+    body = (await request.body()).decode("utf-8", errors="replace")
+    fields = {k: v[0] for k, v in parse_qs(body).items() if v}
     try:
         event = DriverEventIn.model_validate(
             {
@@ -119,11 +120,15 @@ async def driver_action(
                 "note": fields.get("note", ""),
             }
         )
-        control.report(route_id, event, source="driver")
+        # The page's forms need an async handler (the raw body); the report itself blocks on
+        # the database (and SQLite's write lock), so it runs off the event loop.
+        await run_in_threadpool(control.report, route_id, event, source="driver")
         stop = f" at stop {event.stop}" if event.stop is not None else ""
         message = f"Recorded: {event.type.value}{stop}"
     except ValidationError as err:
-        message = f"Not recorded: {summarise_validation_error(err)}"
+        # The driver needs the rule, not the field path: "proof of delivery needs ...".
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in err.errors())
+        message = f"Not recorded: {reasons}"
     except (ValueError, CentralError) as err:
         message = f"Not recorded: {err}"
     page = f"/driver/routes/{route_id}?token={quote(token or '')}&message={quote(message)}"
