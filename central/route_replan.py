@@ -83,15 +83,21 @@ def replan_plan(engine: Engine, plan_id: int, request: ReplanRequest) -> ReplanP
         snapshot = _snapshot(session, plan_id, request)
     day_start = datetime.combine(view.date, time(0), tzinfo=UTC)
     problem, current, progress, promised = _model(snapshot, day_start)
-    outcome = replan(
-        problem,
-        current,
-        progress=progress,
-        promised_etas=promised,
-        eta_change_penalty_per_s=request.eta_change_penalty_per_min / 60,
-        eta_change_report_s=request.report_eta_change_min * 60,
-        time_limit_s=request.time_limit_s,
-    )
+    try:
+        outcome = replan(
+            problem,
+            current,
+            progress=progress,
+            promised_etas=promised,
+            eta_change_penalty_per_s=request.eta_change_penalty_per_min / 60,
+            eta_change_report_s=request.report_eta_change_min * 60,
+            time_limit_s=request.time_limit_s,
+        )
+    except Exception as err:  # OR-Tools reports an inconsistent model as a bare Exception
+        logger.exception("re-plan of plan %d failed in the optimizer", plan_id)
+        raise ReplanFailed(
+            f"the optimizer could not re-plan plan {plan_id} ({err}); the current plan stays"
+        ) from err
     result = outcome.result
     if result.status is RoutingStatus.NO_SOLUTION:
         raise ReplanFailed(
@@ -392,4 +398,6 @@ def _orders_of(session: Session, problem: RoutingProblem) -> Sequence[t.Delivery
 
 
 def _seconds(when: datetime, day_start: datetime) -> int:
-    return round((when - day_start).total_seconds())
+    """Seconds into the plan's day; a fact from before the day (a report sent early, a
+    clock that was off) counts as its start: the optimizer's day begins at 0."""
+    return max(0, round((when - day_start).total_seconds()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from pathlib import Path
 from decimal import Decimal
 
 from sqlalchemy import Engine
@@ -81,3 +82,51 @@ def test_a_day_is_planned_and_shown_from_the_command_line(
         "--depot", "north",
     )  # fmt: skip
     assert bad.exit_code == 2
+
+
+def test_a_route_is_followed_reported_and_replanned_from_the_command_line(
+    engine: Engine, site_code: str, database_url: str, tmp_path: Path
+) -> None:
+    _seed(engine, site_code)
+    planned = _run(
+        database_url,
+        "routes", "plan", "--site", site_code, "--date", DAY.isoformat(),
+        "--depot", "52.52,13.405", "--time-limit", "1",
+    )  # fmt: skip
+    assert planned.exit_code == 0, planned.output
+    plan_id = planned.output.split("Route plan ")[1].split(" ")[0]
+    route_id = planned.output.split("Route ")[2].split(":")[0]
+
+    printed = _run(database_url, "routes", "print", plan_id, "--dock", "dock-1")
+    assert printed.exit_code == 0, printed.output
+    assert f"route {route_id}: queued for dock-1" in printed.output
+    pdf = tmp_path / "sheet.pdf"
+    sheet = _run(database_url, "routes", "sheet", route_id, "--out", str(pdf))
+    assert sheet.exit_code == 0, sheet.output
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert f"/driver/routes/{route_id}?token=" in sheet.output
+
+    no_signature = _run(database_url, "routes", "report", route_id, "delivered", "--stop", "1")
+    assert no_signature.exit_code == 2 and "received the goods" in no_signature.output
+    delivered = _run(
+        database_url, "routes", "report", route_id, "delivered", "--stop", "1",
+        "--received-by", "J. Doe",
+    )  # fmt: skip
+    assert delivered.exit_code == 0, delivered.output
+    assert "under_way" in delivered.output and "delivered" in delivered.output
+    twice = _run(
+        database_url, "routes", "report", route_id, "delivered", "--stop", "1",
+        "--received-by", "J. Doe",
+    )  # fmt: skip
+    assert twice.exit_code == 1 and "already delivered" in twice.output
+
+    status = _run(database_url, "routes", "status", plan_id)
+    assert status.exit_code == 0, status.output
+    assert f"Route {route_id}: VAN-7 under_way" in status.output
+    assert status.output.count("pending") == 2
+
+    replanned = _run(database_url, "routes", "replan", plan_id, "--time-limit", "1")
+    assert replanned.exit_code == 0, replanned.output
+    assert "change(s) as of" in replanned.output
+    after = _run(database_url, "routes", "status", plan_id)
+    assert after.output.count("delivered") == 1 and after.output.count("pending") == 2
