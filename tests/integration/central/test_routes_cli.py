@@ -1,10 +1,10 @@
-"""`wms routes plan / show` on central's database (SQLite, PostgreSQL)."""
+"""`wms routes` on central's database (SQLite, PostgreSQL): plan, show, print, sheet, report, status, re-plan."""
 
 from __future__ import annotations
 
 from datetime import date, time
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
