@@ -1,4 +1,4 @@
-"""`wms routes` on central's database (SQLite, PostgreSQL): plan, show, print, sheet, report, status, re-plan."""
+"""`wms routes` on central's database (SQLite, PostgreSQL), from planning to re-planning."""
 
 from __future__ import annotations
 
