@@ -270,13 +270,13 @@ def replan(
             )
 
 
-@routes_app.command("print")
-def print_sheets(
+@routes_app.command("dispatch")
+def dispatch(
     plan_id: Annotated[int, typer.Argument(help="route plan id")],
     dock: Annotated[str, typer.Option("--dock", help="the dispatch dock's printer")],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Print every route sheet of a plan at a dock (the edge prints them with a QR code)."""
+    """Dispatch a plan: every route sheet prints at the dock, with its driver page QR code."""
     console = Console()
     links = route_links(_settings(database_url))
     with cli_engine(database_url, console) as engine, UnitOfWork(engine, write_lock=True) as uow:

@@ -121,12 +121,14 @@ def post_print(
 
 
 @router.post(
-    "/routes/plans/{plan_id}/print", response_model=list[RouteSheetQueued], status_code=202
+    "/routes/plans/{plan_id}/dispatch", response_model=list[RouteSheetQueued], status_code=202
 )
-def post_print_all(
+def post_dispatch(
     session: WriteSessionDep, links: RouteLinksDep, plan_id: int, request: RouteSheetRequest
 ) -> list[RouteSheetQueued]:
-    """Print every route sheet of a plan at a dock (the dispatch dock)."""
+    """Dispatch a plan: every route sheet prints at the dispatch dock, each with the QR code
+    of its driver page (a route whose truck is loaded at a dock also gets its sheet there
+    when the truck leaves)."""
     now = utc_now()
     queued = [
         print_route_sheet(session, route.id, request.dock, links=links, now=now, plan_id=plan_id)

@@ -188,6 +188,20 @@ def test_a_day_is_planned_checked_and_its_route_sheet_queued(
     assert elsewhere.status_code == 404
     assert client.get("/routes/plans/999999").status_code == 404
 
+    # Dispatching the plan prints every route's sheet at the dispatch dock.
+    dispatched = client.post(f"/routes/plans/{plan['id']}/dispatch", json={"dock": "dock-1"})
+    assert dispatched.status_code == 202, dispatched.text
+    assert sorted(s["route_id"] for s in dispatched.json()) == sorted(
+        r["id"] for r in plan["routes"]
+    )
+    with Session(engine) as session:
+        sheets = session.exec(
+            select(t.CommandOutbox)
+            .where(t.CommandOutbox.site_code == site_code)
+            .where(t.CommandOutbox.type == "print.route_sheet")
+        ).all()
+    assert len(sheets) == 1 + len(plan["routes"])
+
 
 def test_a_vehicle_due_for_maintenance_is_not_planned(
     client: TestClient, engine: Engine, site_code: str

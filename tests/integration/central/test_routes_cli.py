@@ -97,7 +97,7 @@ def test_a_route_is_followed_reported_and_replanned_from_the_command_line(
     plan_id = planned.output.split("Route plan ")[1].split(" ")[0]
     route_id = planned.output.split("Route ")[2].split(":")[0]
 
-    printed = _run(database_url, "routes", "print", plan_id, "--dock", "dock-1")
+    printed = _run(database_url, "routes", "dispatch", plan_id, "--dock", "dock-1")
     assert printed.exit_code == 0, printed.output
     assert f"route {route_id}: queued for dock-1" in printed.output
     pdf = tmp_path / "sheet.pdf"
