@@ -49,6 +49,7 @@ from central.loading_service import PalletStatus, ShipmentStatus
 from central.routes_schemas import (
     DriverEventIn,
     DriverEventType,
+    PlannedStopPublic,
     PositionPublic,
     RouteAlertPublic,
     RouteStatusPublic,
@@ -430,17 +431,7 @@ def route_status(session: Session, route_id: int) -> RouteStatusPublic:
         latest = _at(day_start, order.window_latest)
         stops.append(
             StopStatusPublic(
-                sequence=stop.sequence,
-                order_id=order.id or 0,
-                reference=order.reference,
-                customer=order.customer,
-                address=order.address,
-                window_earliest=order.window_earliest,
-                window_latest=order.window_latest,
-                eta=stop.eta,
-                departure_at=stop.departure_at,
-                demand_kg=plain_decimal(order.demand_kg),
-                demand_pallets=order.demand_pallets,
+                **planned_stop_public(stop, order).model_dump(),
                 lat=plain_decimal(order.lat),
                 lon=plain_decimal(order.lon),
                 service_s=order.service_s,
@@ -491,6 +482,23 @@ def route_status(session: Session, route_id: int) -> RouteStatusPublic:
             RouteAlertPublic(id=a.id or 0, kind=a.kind, message=a.message, created_at=a.created_at)
             for a in alerts
         ],
+    )
+
+
+def planned_stop_public(stop: t.PlannedStop, order: t.DeliveryOrder) -> PlannedStopPublic:
+    """A stop of a route as planned, with its order's customer, window and demand."""
+    return PlannedStopPublic(
+        sequence=stop.sequence,
+        order_id=stop.order_id,
+        reference=order.reference,
+        customer=order.customer,
+        address=order.address,
+        window_earliest=order.window_earliest,
+        window_latest=order.window_latest,
+        eta=stop.eta,
+        departure_at=stop.departure_at,
+        demand_kg=plain_decimal(order.demand_kg),
+        demand_pallets=order.demand_pallets,
     )
 
 

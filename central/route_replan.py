@@ -41,7 +41,13 @@ from central.optimizers.routing import (
 )
 from central.optimizers.routing_model import travel_matrices
 from central.route_control import RouteState
-from central.route_service import build_problem, money, plan_view
+from central.route_service import (
+    build_problem,
+    money,
+    new_planned_route,
+    plan_view,
+    set_route_plan,
+)
 from central.routes_schemas import ReplanChangePublic, ReplanPublic, ReplanRequest
 from central.store import tables as t
 from central.store.db import UnitOfWork
@@ -311,28 +317,16 @@ def _store(
         if known is None:
             vehicle_id = by_ref[new.vehicle_type].id
             assert vehicle_id is not None
-            row = t.PlannedRoute(
-                plan_id=plan.id,
-                vehicle_id=vehicle_id,
-                start_at=day_start + timedelta(seconds=new.start_s),
-                end_at=day_start + timedelta(seconds=new.end_s),
-                distance_m=new.distance_m,
-                load_kg=new.load_kg,
-                load_pallets=new.load_pallets,
-            )
+            row = new_planned_route(plan.id, vehicle_id, new, day_start)
             reached_ids: set[str] = set()
             next_sequence = 1
         else:
             row = known.route
-            if row.state == RouteState.PLANNED:
-                row.start_at = day_start + timedelta(seconds=new.start_s)
             reached_ids = {str(o.id) for _, o in known.reached}
             next_sequence = 1 + max((s.sequence for s, _ in known.reached), default=0)
-        row.end_at = day_start + timedelta(seconds=new.end_s)
-        row.distance_m = new.distance_m
-        row.load_kg = new.load_kg
-        row.load_pallets = new.load_pallets
-        row.breaks = json.dumps([[b.leg, b.start_s, b.duration_s] for b in new.breaks])
+        left_at = None if row.state == RouteState.PLANNED else row.start_at
+        set_route_plan(row, new, day_start)
+        row.start_at = left_at or row.start_at  # a route under way keeps its planned start
         session.add(row)
         session.flush()
         assert row.id is not None

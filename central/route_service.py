@@ -41,13 +41,12 @@ from central.optimizers.routing import (
     Visit,
     solve,
 )
-from central.route_control import route_status
+from central.route_control import planned_stop_public, route_status
 from central.route_tokens import RouteLinks
 from central.routes_schemas import (
     OrderCreate,
     OrderPublic,
     PlannedRoutePublic,
-    PlannedStopPublic,
     PlanRequest,
     RoutePlanPublic,
     RouteSheetQueued,
@@ -180,16 +179,7 @@ def plan_routes(engine: Engine, request: PlanRequest, *, now: datetime) -> int:
         for route in result.routes:
             vehicle_id = by_ref[route.vehicle_type].id
             assert vehicle_id is not None
-            row = t.PlannedRoute(
-                plan_id=plan.id,
-                vehicle_id=vehicle_id,
-                start_at=day_start + timedelta(seconds=route.start_s),
-                end_at=day_start + timedelta(seconds=route.end_s),
-                distance_m=route.distance_m,
-                load_kg=route.load_kg,
-                load_pallets=route.load_pallets,
-                breaks=json.dumps([[b.leg, b.start_s, b.duration_s] for b in route.breaks]),
-            )
+            row = new_planned_route(plan.id, vehicle_id, route, day_start)
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -493,6 +483,33 @@ def build_problem(
     )
 
 
+def new_planned_route(
+    plan_id: int, vehicle_id: int, route: Route, day_start: datetime
+) -> t.PlannedRoute:
+    """The row of a vehicle's route in a plan."""
+    row = t.PlannedRoute(
+        plan_id=plan_id,
+        vehicle_id=vehicle_id,
+        start_at=day_start,
+        end_at=day_start,
+        distance_m=0,
+        load_kg=Decimal(0),
+        load_pallets=0,
+    )
+    set_route_plan(row, route, day_start)
+    return row
+
+
+def set_route_plan(row: t.PlannedRoute, route: Route, day_start: datetime) -> None:
+    """Copy a planned route's times, distance, load and breaks onto its row."""
+    row.start_at = day_start + timedelta(seconds=route.start_s)
+    row.end_at = day_start + timedelta(seconds=route.end_s)
+    row.distance_m = route.distance_m
+    row.load_kg = route.load_kg
+    row.load_pallets = route.load_pallets
+    row.breaks = json.dumps([[b.leg, b.start_s, b.duration_s] for b in route.breaks])
+
+
 def money(amount: Decimal) -> Decimal:
     """A plan's cost in whole cents (the optimizers compute it to many places)."""
     return amount.quantize(_CENTS)
@@ -518,21 +535,7 @@ def _route_public(session: Session, route: t.PlannedRoute) -> PlannedRoutePublic
     for stop in _stops(session, route.id):
         order = session.get(t.DeliveryOrder, stop.order_id)
         assert order is not None
-        stops.append(
-            PlannedStopPublic(
-                sequence=stop.sequence,
-                order_id=stop.order_id,
-                reference=order.reference,
-                customer=order.customer,
-                address=order.address,
-                window_earliest=order.window_earliest,
-                window_latest=order.window_latest,
-                eta=stop.eta,
-                departure_at=stop.departure_at,
-                demand_kg=plain_decimal(order.demand_kg),
-                demand_pallets=order.demand_pallets,
-            )
-        )
+        stops.append(planned_stop_public(stop, order))
     hours = Decimal((route.end_at - route.start_at).total_seconds()) / 3600
     return PlannedRoutePublic(
         id=route.id,

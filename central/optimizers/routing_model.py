@@ -5,7 +5,12 @@ Conventions used everywhere in the routing optimizer:
 * Times are integer seconds from the start of the planning day. A stop's window bounds the
   *start of service* (as in Solomon's VRPTW); `Visit.arrival_s` is that planned start.
 * Node numbering inside the engines: depots first (in `RoutingProblem.depots` order), then
-  stops (in `RoutingProblem.stops` order). A supplied `TravelMatrix` uses the same order.
+  stops (in `RoutingProblem.stops` order), then start places (`RoutingProblem.places`). A
+  supplied `TravelMatrix` uses the same order.
+* A vehicle normally leaves its depot and comes back to it. A `VehicleStart` changes that for
+  one vehicle: it may start at a `Place` (re-planning the rest of the day: where a vehicle
+  under way is committed), not before a time, with part of its shift, capacity and driving
+  time before a break already used. Its route then runs from that place to its depot.
 * Distances are integer metres, durations integer seconds.
 * A route's duration is its span: return to the depot minus departure (waiting included);
   `VehicleType.cost_per_hour` is paid on it, `cost_per_km` on the distance.
@@ -176,14 +181,60 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A place a vehicle starts from that is neither a depot nor a stop (re-planning: the stop
+    a vehicle under way is committed to, once that stop is no longer part of the problem)."""
+
+    name: str
+    location: LatLon | XY | None = None
+
+
+@dataclass(frozen=True)
+class VehicleStart:
+    """How one vehicle starts when not from its depot, at opening time, with a fresh shift.
+
+    * `place`: a `Place` name (the route runs from there to the depot); None: its depot.
+    * `ready_s`: the route departs at or after this time. A vehicle at a place departs at
+      once: waiting there would only hold its shift clock running.
+    * `shift_left_s`: the route must be back by `ready_s + shift_left_s` (None: the type's
+      shift, on the route's span as usual).
+    * `driven_s`: driving since the driver's last break, carried over: the first break is due
+      after `break_after_driving_s - driven_s` more driving.
+    * `used_kg`, `used_pallets`: capacity already taken (goods on board for stops outside
+      this problem), so the route may load only the rest.
+    * A vehicle at a place has paid its fixed cost already: `plan_cost` leaves it out.
+    """
+
+    vehicle: tuple[str, int]
+    place: str | None = None
+    ready_s: int = 0
+    shift_left_s: int | None = None
+    driven_s: int = 0
+    used_kg: Decimal = Decimal(0)
+    used_pallets: int = 0
+
+    def __post_init__(self) -> None:
+        if self.ready_s < 0 or self.driven_s < 0 or self.used_kg < 0 or self.used_pallets < 0:
+            raise ValueError(f"vehicle start {self.vehicle}: negative time or load")
+        if self.shift_left_s is not None and self.shift_left_s < 0:
+            raise ValueError(f"vehicle start {self.vehicle}: negative shift left")
+
+
+@dataclass(frozen=True)
 class RoutingProblem:
-    """Depots, a fleet of vehicle types and the stops of one planning day."""
+    """Depots, a fleet of vehicle types and the stops of one planning day.
+
+    `places` and `starts` describe vehicles that do not start plainly from their depot
+    (see `VehicleStart`); every place is the start of exactly one vehicle.
+    """
 
     depots: tuple[Depot, ...]
     vehicle_types: tuple[VehicleType, ...]
     stops: tuple[Stop, ...]
     travel: Travel = field(default_factory=Haversine)
     plan_date: date | None = None
+    places: tuple[Place, ...] = ()
+    starts: tuple[VehicleStart, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.depots:
@@ -200,14 +251,51 @@ class RoutingProblem:
         ids = [s.id for s in self.stops]
         if len(set(ids)) != len(ids):
             raise ValueError("stop ids must be unique")
+        self._check_starts()
         if isinstance(self.travel, TravelMatrix):
-            if len(self.travel.distance_m) != len(self.depots) + len(self.stops):
-                raise ValueError("travel matrix size must be depots + stops")
+            if len(self.travel.distance_m) != self.node_count:
+                raise ValueError("travel matrix size must be depots + stops + places")
         else:
             wanted = LatLon if isinstance(self.travel, Haversine) else XY
-            places = [d.location for d in self.depots] + [s.location for s in self.stops]
-            if not all(isinstance(p, wanted) for p in places):
+            if not all(isinstance(p, wanted) for p in self.node_locations()):
                 raise ValueError(f"{type(self.travel).__name__} travel needs {wanted.__name__}")
+
+    def _check_starts(self) -> None:
+        counts = {t.name: t.count for t in self.vehicle_types}
+        vehicles = [s.vehicle for s in self.starts]
+        if len(set(vehicles)) != len(vehicles):
+            raise ValueError("a vehicle has two starts")
+        for start in self.starts:
+            if not 0 <= start.vehicle[1] < counts.get(start.vehicle[0], 0):
+                raise ValueError(f"start given for unknown vehicle {start.vehicle}")
+        names = [p.name for p in self.places]
+        used = [s.place for s in self.starts if s.place is not None]
+        if len(set(names)) != len(names) or sorted(used) != sorted(names):
+            raise ValueError("every place must be the start of exactly one vehicle")
+
+    def node_locations(self) -> list[LatLon | XY | None]:
+        """Locations of all nodes in engine order (depots, stops, places)."""
+        return (
+            [d.location for d in self.depots]
+            + [s.location for s in self.stops]
+            + [p.location for p in self.places]
+        )
+
+    @property
+    def node_count(self) -> int:
+        """Depots + stops + places."""
+        return len(self.depots) + len(self.stops) + len(self.places)
+
+    def start_of(self, vehicle: tuple[str, int]) -> VehicleStart | None:
+        """A vehicle's start spec, or None when it starts plainly from its depot."""
+        return next((s for s in self.starts if s.vehicle == vehicle), None)
+
+    def start_node(self, vtype: VehicleType, start: VehicleStart | None) -> int:
+        """Node a vehicle's route starts from: its start place, else its depot."""
+        if start is None or start.place is None:
+            return self.depot_node(vtype)
+        offset = len(self.depots) + len(self.stops)
+        return offset + next(i for i, p in enumerate(self.places) if p.name == start.place)
 
     def depot_node(self, vtype: VehicleType) -> int:
         """Node index of the depot a vehicle type is based at."""
@@ -249,7 +337,7 @@ def travel_matrices(problem: RoutingProblem) -> Matrices:
     travel = problem.travel
     if isinstance(travel, TravelMatrix):
         return Matrices(travel.distance_m, travel.duration_s)
-    places = [d.location for d in problem.depots] + [s.location for s in problem.stops]
+    places = problem.node_locations()
     speed_ms = travel.speed_kmh / 3.6
     distance: list[tuple[int, ...]] = []
     duration: list[tuple[int, ...]] = []
@@ -290,7 +378,7 @@ class Break:
 
 @dataclass(frozen=True)
 class Route:
-    """One vehicle's tour: depart the depot at `start_s`, back at `end_s`."""
+    """One vehicle's tour: depart the depot (or its start place) at `start_s`, back at `end_s`."""
 
     vehicle_type: str
     vehicle_index: int
@@ -349,14 +437,19 @@ class RoutingResult:
 
 
 def plan_cost(problem: RoutingProblem, routes: Sequence[Route], dropped: Sequence[str]) -> Decimal:
-    """Cost of a plan: fixed + per km + per hour of each route, plus dropped stops' penalties."""
+    """Cost of a plan: fixed + per km + per hour of each route, plus dropped stops' penalties.
+
+    A vehicle starting at a place (under way) has paid its fixed cost already.
+    """
     types = {t.name: t for t in problem.vehicle_types}
     penalties = {s.id: s.penalty for s in problem.stops if s.optional}
+    away = {s.vehicle for s in problem.starts if s.place is not None}
     total = Decimal(0)
     for route in routes:
         vtype = types[route.vehicle_type]
         hours = Decimal(route.duration_s) / 3600
-        total += vtype.fixed_cost + route.km * vtype.cost_per_km + hours * vtype.cost_per_hour
+        fixed = Decimal(0) if route.vehicle in away else vtype.fixed_cost
+        total += fixed + route.km * vtype.cost_per_km + hours * vtype.cost_per_hour
     return total + sum((penalties.get(stop_id, Decimal(0)) for stop_id in dropped), Decimal(0))
 
 
@@ -371,16 +464,19 @@ def schedule_route(
 ) -> Route:
     """Times a stop sequence as early as possible from `start_s`, inserting driver breaks.
 
-    Breaks are taken during waiting at a stop when it is long enough, else on the leg where
-    the driving limit would be passed, right when it is reached. The result may still break
-    time windows or the shift; `check_routes` says so.
+    The route starts where the vehicle's `VehicleStart` says (its depot by default), with
+    the driving since the last break it carries over. Breaks are taken during waiting at a
+    stop when it is long enough, else on the leg where the driving limit would be passed,
+    right when it is reached. The result may still break time windows or the shift;
+    `check_routes` says so.
     """
     depot = problem.depot_node(vtype)
+    start = problem.start_of((vtype.name, vehicle_index))
     limit = vtype.break_after_driving_s
     pause = vtype.break_duration_s
     now = start_s
-    driven = 0
-    node = depot
+    driven = 0 if start is None else min(start.driven_s, limit or 0)
+    node = problem.start_node(vtype, start)
     visits: list[Visit] = []
     breaks: list[Break] = []
     distance = 0
@@ -509,7 +605,7 @@ def check_routes(problem: RoutingProblem, result: RoutingResult) -> list[Violati
             indices.append(stop_index[visit.stop_id])
         if len(indices) != len(route.visits):
             continue
-        out.extend(_route_violations(problem, matrices, vtype, route, indices))
+        out.extend(route_violations(problem, matrices, vtype, route, indices))
     for stop in problem.stops:
         if stop.id not in served and not stop.optional:
             out.append(
@@ -526,33 +622,43 @@ def check_routes(problem: RoutingProblem, result: RoutingResult) -> list[Violati
     return out
 
 
-def _route_violations(
+def route_violations(
     problem: RoutingProblem,
     matrices: Matrices,
     vtype: VehicleType,
     route: Route,
-    indices: list[int],
+    indices: Sequence[int],
 ) -> list[Violation]:
+    """The rules one route of known stops (`indices` into `problem.stops`) breaks."""
     out: list[Violation] = []
     key = route.vehicle
     depot_node = problem.depot_node(vtype)
     depot = problem.depots[depot_node]
+    start = problem.start_of(key)
     if route.site != depot.site:
         out.append(Violation(ViolationKind.WRONG_DEPOT, f"based at {depot.site}", key))
     stops = [problem.stops[i] for i in indices]
     load_kg = sum((s.demand_kg for s in stops), Decimal(0))
     pallets = sum(s.demand_pallets for s in stops)
-    if load_kg > vtype.capacity_kg:
-        out.append(Violation(ViolationKind.CAPACITY_KG, f"{load_kg} > {vtype.capacity_kg} kg", key))
-    if vtype.capacity_pallets is not None and pallets > vtype.capacity_pallets:
+    used_kg = Decimal(0) if start is None else start.used_kg
+    used_pallets = 0 if start is None else start.used_pallets
+    if used_kg + load_kg > vtype.capacity_kg:
         out.append(
             Violation(
-                ViolationKind.CAPACITY_PALLETS,
-                f"{pallets} > {vtype.capacity_pallets} pallets",
+                ViolationKind.CAPACITY_KG,
+                f"{used_kg} on board + {load_kg} > {vtype.capacity_kg} kg",
                 key,
             )
         )
-    nodes = [depot_node, *(problem.stop_node(i) for i in indices), depot_node]
+    if vtype.capacity_pallets is not None and used_pallets + pallets > vtype.capacity_pallets:
+        out.append(
+            Violation(
+                ViolationKind.CAPACITY_PALLETS,
+                f"{used_pallets} on board + {pallets} > {vtype.capacity_pallets} pallets",
+                key,
+            )
+        )
+    nodes = [problem.start_node(vtype, start), *(problem.stop_node(i) for i in indices), depot_node]
     distance = sum(matrices.distance[a][b] for a, b in itertools.pairwise(nodes))
     if (distance, load_kg, pallets) != (route.distance_m, route.load_kg, route.load_pallets):
         out.append(
@@ -564,7 +670,20 @@ def _route_violations(
         )
     if route.start_s < depot.opens_s or route.end_s > depot.closes_s:
         out.append(Violation(ViolationKind.DEPOT_HOURS, "outside depot opening hours", key))
-    if vtype.shift_length_s is not None and route.duration_s > vtype.shift_length_s:
+    if start is not None and route.start_s < start.ready_s:
+        out.append(
+            Violation(ViolationKind.DEPOT_HOURS, f"leaves before it is ready ({start.ready_s})", key)
+        )
+    if start is not None and start.shift_left_s is not None:
+        if route.end_s > start.ready_s + start.shift_left_s:
+            out.append(
+                Violation(
+                    ViolationKind.SHIFT_LENGTH,
+                    f"back at {route.end_s}, shift ends at {start.ready_s + start.shift_left_s}",
+                    key,
+                )
+            )
+    elif vtype.shift_length_s is not None and route.duration_s > vtype.shift_length_s:
         out.append(
             Violation(
                 ViolationKind.SHIFT_LENGTH,
@@ -590,7 +709,7 @@ def _route_violations(
     limit = vtype.break_after_driving_s
     if route.breaks and limit is None:
         out.append(Violation(ViolationKind.BREAK, "breaks on a vehicle without break rule", key))
-    driven = 0
+    driven = 0 if start is None else start.driven_s
     for leg, (a, b) in enumerate(itertools.pairwise(nodes)):
         leg_breaks = sorted((br for br in route.breaks if br.leg == leg), key=lambda br: br.start_s)
         gaps, ok = _leg_gaps(departures[leg], arrivals[leg], leg_breaks, vtype.break_duration_s)
@@ -692,4 +811,4 @@ def route_feasible(problem: RoutingProblem, matrices: Matrices, route: Route) ->
     types = {t.name: t for t in problem.vehicle_types}
     index = {s.id: i for i, s in enumerate(problem.stops)}
     indices = [index[v.stop_id] for v in route.visits]
-    return not _route_violations(problem, matrices, types[route.vehicle_type], route, indices)
+    return not route_violations(problem, matrices, types[route.vehicle_type], route, indices)

@@ -4,7 +4,9 @@ Approximation of the break rule (documented in `routing_model`): OR-Tools' break
 (`SetBreakDistanceDurationOfVehicle`) measures *elapsed* time on the time dimension, so the
 engine allows at most `break_after_driving_s` of driving + service + waiting between breaks.
 That is stricter than a driving-only limit, so its plans also pass the driving-time check;
-`check_routes` verifies the driving-only rule.
+`check_routes` verifies the driving-only rule. A vehicle starting at a place (under way, see
+`VehicleStart`) has its one break constrained explicitly instead: due within
+`limit - driven_s` of elapsed time from its start, then at most `limit` until it is back.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.connection import Connection
 
@@ -26,6 +28,7 @@ from central.optimizers.routing_model import (
     Matrices,
     Route,
     RoutingProblem,
+    VehicleStart,
     VehicleType,
     Visit,
     cost_scale,
@@ -39,16 +42,19 @@ Metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic
 
 
 @dataclass(frozen=True)
-class FixedPrefix:
-    """Re-planning: a vehicle's stops that may not move (served ones, then the one it heads to).
+class SearchOptions:
+    """Re-planning extras for the OR-Tools search.
 
-    The served stops (the first ones) keep their arrival times `served_arrivals_s`; the
-    vehicle left the depot at `start_s`.
+    * `droppable`: mandatory stops may be left out at a penalty above any plan's cost, so a
+      plan is always returned and a stop that cannot be served is reported, not fatal.
+    * `promised_s`: promised start-of-service times; deviating costs `eta_penalty_per_s`.
+    * `initial`: routes to start the search from (warm start), when they are valid.
     """
 
-    stop_indices: tuple[int, ...]
-    start_s: int
-    served_arrivals_s: tuple[int, ...]
+    droppable: bool = False
+    promised_s: Mapping[str, int] = field(default_factory=dict)
+    eta_penalty_per_s: Decimal = Decimal(0)
+    initial: tuple[Route, ...] = ()
 
 
 def fleet(problem: RoutingProblem) -> list[tuple[VehicleType, int]]:
@@ -84,20 +90,14 @@ def solve_ortools(
     *,
     time_limit_s: float,
     max_iterations: int | None = None,
-    fixed: Mapping[tuple[str, int], FixedPrefix] | None = None,
-    promised_s: Mapping[str, int] | None = None,
-    eta_penalty_per_s: Decimal = Decimal(0),
-    initial: Sequence[Route] = (),
+    options: SearchOptions = SearchOptions(),
     first_solution: int | None = None,
     on_solution: Callable[[int], None] | None = None,
 ) -> list[Route] | None:
     """Solves with OR-Tools routing (first solution + guided local search).
 
     Args:
-        fixed: re-planning prefixes by vehicle; mandatory stops then get a large drop
-            penalty so a plan is always returned and a missed stop is reported.
-        promised_s: promised start-of-service times; deviating costs `eta_penalty_per_s`.
-        initial: routes to start the search from (warm start), when they are valid.
+        options: re-planning extras (droppable stops, promised ETAs, warm start).
         first_solution: a `FirstSolution` strategy instead of the one chosen by problem
             kind (benchmarks compare against OR-Tools' plain setup with it).
         on_solution: called with the objective (engine cost units) of every solution the
@@ -105,43 +105,61 @@ def solve_ortools(
 
     Returns the routes, or None when no solution was found in the limits.
     """
-    fixed = fixed or {}
-    promised_s = promised_s or {}
     vehicles = fleet(problem)
     if not vehicles:
         return None
     n_depots = len(problem.depots)
-    n_nodes = n_depots + len(problem.stops)
+    n_stop_nodes = n_depots + len(problem.stops)
     scale = cost_scale(problem)
-    starts = [problem.depot_node(vtype) for vtype, _ in vehicles]
-    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, starts)
+    specs = [problem.start_of((vtype.name, number)) for vtype, number in vehicles]
+    starts = [problem.start_node(vtype, spec) for (vtype, _), spec in zip(vehicles, specs)]
+    ends = [problem.depot_node(vtype) for vtype, _ in vehicles]
+    manager = pywrapcp.RoutingIndexManager(problem.node_count, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
+    # A place whose vehicle is not planned is no stop: keep it off every route.
+    for node in set(range(n_stop_nodes, problem.node_count)) - set(starts):
+        index = manager.NodeToIndex(node)
+        routing.AddDisjunction([index], 0)
+        routing.solver().Add(routing.ActiveVar(index) == 0)
 
     per_type: dict[str, int] = {}
-    for v, (vtype, _) in enumerate(vehicles):
+    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs)):
         if vtype.name not in per_type:
             per_metre = scaled(vtype.cost_per_km / 1000, scale)
             per_type[vtype.name] = routing.RegisterTransitMatrix(
                 [[d * per_metre for d in row] for row in matrices.distance]
             )
         routing.SetArcCostEvaluatorOfVehicle(per_type[vtype.name], v)
-        routing.SetFixedCostOfVehicle(scaled(vtype.fixed_cost, scale), v)
+        sunk = spec is not None and spec.place is not None
+        routing.SetFixedCostOfVehicle(0 if sunk else scaled(vtype.fixed_cost, scale), v)
 
-    kg = [0] * n_depots + [grams(s.demand_kg, up=True) for s in problem.stops]
+    places = [0] * len(problem.places)
+    kg = [0] * n_depots + [grams(s.demand_kg, up=True) for s in problem.stops] + places
     kg_cb = routing.RegisterUnaryTransitVector(kg)
     routing.AddDimensionWithVehicleCapacity(
-        kg_cb, 0, [grams(t.capacity_kg, up=False) for t, _ in vehicles], True, "kg"
+        kg_cb,
+        0,
+        [
+            max(0, grams(t.capacity_kg - (spec.used_kg if spec else Decimal(0)), up=False))
+            for (t, _), spec in zip(vehicles, specs)
+        ],
+        True,
+        "kg",
     )
     if any(s.demand_pallets for s in problem.stops):
-        pallets = [0] * n_depots + [s.demand_pallets for s in problem.stops]
+        pallets = [0] * n_depots + [s.demand_pallets for s in problem.stops] + places
         pal_cb = routing.RegisterUnaryTransitVector(pallets)
         caps = [
-            t.capacity_pallets if t.capacity_pallets is not None else sum(pallets)
-            for t, _ in vehicles
+            max(
+                0,
+                (t.capacity_pallets if t.capacity_pallets is not None else sum(pallets))
+                - (spec.used_pallets if spec else 0),
+            )
+            for (t, _), spec in zip(vehicles, specs)
         ]
         routing.AddDimensionWithVehicleCapacity(pal_cb, 0, caps, True, "pallets")
 
-    service = [0] * n_depots + [s.service_s for s in problem.stops]
+    service = [0] * n_depots + [s.service_s for s in problem.stops] + places
     time_cb = routing.RegisterTransitMatrix(
         [[service[i] + d for d in row] for i, row in enumerate(matrices.duration)]
     )
@@ -151,38 +169,28 @@ def solve_ortools(
     for i, stop in enumerate(problem.stops):
         index = manager.NodeToIndex(n_depots + i)
         time_dim.CumulVar(index).SetRange(stop.earliest_s, problem.latest(stop))
-    for v, (vtype, _) in enumerate(vehicles):
-        depot = problem.depots[starts[v]]
-        for index in (routing.Start(v), routing.End(v)):
-            time_dim.CumulVar(index).SetRange(depot.opens_s, depot.closes_s)
-        if vtype.shift_length_s is not None:
-            time_dim.SetSpanUpperBoundForVehicle(vtype.shift_length_s, v)
+    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs)):
+        _time_limits(problem, routing, time_dim, v, vtype, spec)
         time_dim.SetSpanCostCoefficientForVehicle(scaled(vtype.cost_per_hour / 3600, scale), v)
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
         routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
     break_vars = _add_breaks(problem, routing, manager, time_dim, vehicles, service)
 
-    if fixed:
-        big = _big_penalty(problem, matrices, vehicles, scale)
-        pinned = {i for prefix in fixed.values() for i in prefix.stop_indices}
-        for i, stop in enumerate(problem.stops):
-            if i in pinned:
-                continue
-            penalty = scaled(stop.penalty, scale) if stop.optional else big
-            routing.AddDisjunction([manager.NodeToIndex(n_depots + i)], penalty)
-    else:
-        for i, stop in enumerate(problem.stops):
-            if stop.optional:
-                index = manager.NodeToIndex(n_depots + i)
-                routing.AddDisjunction([index], scaled(stop.penalty, scale))
-    eta_coefficient = scaled(eta_penalty_per_s, scale)
+    big = _big_penalty(problem, matrices, vehicles, scale) if options.droppable else None
+    for i, stop in enumerate(problem.stops):
+        index = manager.NodeToIndex(n_depots + i)
+        if stop.optional:
+            routing.AddDisjunction([index], scaled(stop.penalty, scale))
+        elif big is not None:
+            routing.AddDisjunction([index], big)
+    eta_coefficient = scaled(options.eta_penalty_per_s, scale)
     if eta_coefficient > 0:
         for i, stop in enumerate(problem.stops):
-            if stop.id in promised_s:
+            if stop.id in options.promised_s:
                 index = manager.NodeToIndex(n_depots + i)
-                time_dim.SetCumulVarSoftUpperBound(index, promised_s[stop.id], eta_coefficient)
-                time_dim.SetCumulVarSoftLowerBound(index, promised_s[stop.id], eta_coefficient)
-    _pin_prefixes(problem, routing, manager, time_dim, vehicles, fixed)
+                promised = options.promised_s[stop.id]
+                time_dim.SetCumulVarSoftUpperBound(index, promised, eta_coefficient)
+                time_dim.SetCumulVarSoftLowerBound(index, promised, eta_coefficient)
 
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = (
@@ -198,8 +206,8 @@ def solve_ortools(
         routing.AddAtSolutionCallback(lambda: report(routing.CostVar().Value()))
 
     solution = None
-    if initial:
-        start = _initial_assignment(problem, routing, manager, vehicles, initial)
+    if options.initial:
+        start = _initial_assignment(problem, routing, manager, vehicles, options.initial)
         if start is not None:
             solution = routing.SolveFromAssignmentWithParameters(start, params)
         else:
@@ -227,6 +235,30 @@ def _big_penalty(
     return 10 * (fixed + (len(problem.stops) + 1) * per_stop) + 1
 
 
+def _time_limits(
+    problem: RoutingProblem,
+    routing: pywrapcp.RoutingModel,
+    time_dim: pywrapcp.RoutingDimension,
+    v: int,
+    vtype: VehicleType,
+    spec: VehicleStart | None,
+) -> None:
+    """Depot hours, the start spec's ready time and shift left, or the type's shift."""
+    depot = problem.depots[problem.depot_node(vtype)]
+    start, end = time_dim.CumulVar(routing.Start(v)), time_dim.CumulVar(routing.End(v))
+    end.SetRange(depot.opens_s, depot.closes_s)
+    if spec is None:
+        start.SetRange(depot.opens_s, depot.closes_s)
+    elif spec.place is not None:
+        start.SetValue(spec.ready_s)
+    else:
+        start.SetRange(max(depot.opens_s, spec.ready_s), depot.closes_s)
+    if spec is not None and spec.shift_left_s is not None:
+        end.SetMax(min(depot.closes_s, spec.ready_s + spec.shift_left_s))
+    elif vtype.shift_length_s is not None:
+        time_dim.SetSpanUpperBoundForVehicle(vtype.shift_length_s, v)
+
+
 def _add_breaks(
     problem: RoutingProblem,
     routing: pywrapcp.RoutingModel,
@@ -246,46 +278,37 @@ def _add_breaks(
     names: dict[str, int] = {}
     visit_transit = [service[manager.IndexToNode(i)] for i in range(routing.Size())]
     solver = routing.solver()
-    for v, (vtype, _) in enumerate(vehicles):
+    for v, (vtype, number) in enumerate(vehicles):
         limit = vtype.break_after_driving_s
         depot = problem.depots[problem.depot_node(vtype)]
-        span = depot.closes_s - depot.opens_s
-        if vtype.shift_length_s is not None:
+        spec = problem.start_of((vtype.name, number))
+        opens = depot.opens_s if spec is None else max(depot.opens_s, spec.ready_s)
+        span = depot.closes_s - opens
+        if spec is not None and spec.shift_left_s is not None:
+            span = min(span, spec.shift_left_s)
+        elif vtype.shift_length_s is not None:
             span = min(span, vtype.shift_length_s)
-        if limit is None or span <= limit:
+        driven = 0 if spec is None else spec.driven_s
+        if limit is None or span <= limit - driven:
             continue
         pause = vtype.break_duration_s
         name = f"break-{v}"
         names[name] = v
-        start_max = max(depot.opens_s, depot.closes_s - pause)
-        intervals = [solver.FixedDurationIntervalVar(depot.opens_s, start_max, pause, True, name)]
-        time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit_transit)
-        time_dim.SetBreakDistanceDurationOfVehicle(limit, pause, v)
+        start_max = max(opens, depot.closes_s - pause)
+        interval = solver.FixedDurationIntervalVar(opens, start_max, pause, True, name)
+        time_dim.SetBreakIntervalsOfVehicle([interval], v, visit_transit)
+        if spec is None or spec.place is None:
+            time_dim.SetBreakDistanceDurationOfVehicle(limit, pause, v)
+            continue
+        # Under way: the break is due within `limit - driven` from the start, and after it
+        # at most `limit` until the end; a route shorter than `limit - driven` needs none.
+        first = max(0, limit - driven)
+        begin = time_dim.CumulVar(routing.Start(v))
+        end = time_dim.CumulVar(routing.End(v))
+        solver.Add(end - begin <= first + (span + 1) * interval.PerformedExpr())
+        solver.Add(interval.SafeStartExpr(0) <= begin + first)
+        solver.Add(end - interval.SafeEndExpr(depot.closes_s) <= limit)
     return names
-
-
-def _pin_prefixes(
-    problem: RoutingProblem,
-    routing: pywrapcp.RoutingModel,
-    manager: pywrapcp.RoutingIndexManager,
-    time_dim: pywrapcp.RoutingDimension,
-    vehicles: list[tuple[VehicleType, int]],
-    fixed: Mapping[tuple[str, int], FixedPrefix],
-) -> None:
-    """Served stops and the stop each vehicle heads to stay first on its route, in order."""
-    solver = routing.solver()
-    number = {(t.name, i): v for v, (t, i) in enumerate(vehicles)}
-    for key, prefix in fixed.items():
-        v = number[key]
-        chain = [routing.Start(v)]
-        chain += [manager.NodeToIndex(problem.stop_node(i)) for i in prefix.stop_indices]
-        for a, b in itertools.pairwise(chain):
-            solver.Add(routing.NextVar(a) == b)
-        for index in chain[1:]:
-            solver.Add(routing.VehicleVar(index) == v)
-        time_dim.CumulVar(routing.Start(v)).SetValue(prefix.start_s)
-        for index, arrival in zip(chain[1:], prefix.served_arrivals_s, strict=False):
-            time_dim.CumulVar(index).SetValue(arrival)
 
 
 def _initial_assignment(
@@ -339,7 +362,7 @@ def _extract(
             continue
         start_s = solution.Value(time_dim.CumulVar(routing.Start(v)))
         depot = problem.depot_node(vtype)
-        nodes = [depot]
+        nodes = [manager.IndexToNode(routing.Start(v))]
         visits: list[Visit] = []
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
@@ -384,6 +407,7 @@ def worker(
     max_iterations: int | None,
     submitted_at: float,
     niceness: int,
+    options: SearchOptions,
 ) -> None:
     """Process entry point: solves with OR-Tools and sends the routes (or None) over `conn`.
 
@@ -396,7 +420,11 @@ def worker(
         budget = time_limit_s - max(0.0, time.time() - submitted_at)
         conn.send(
             solve_ortools(
-                problem, matrices, time_limit_s=max(0.05, budget), max_iterations=max_iterations
+                problem,
+                matrices,
+                time_limit_s=max(0.05, budget),
+                max_iterations=max_iterations,
+                options=options,
             )
         )
     finally:
