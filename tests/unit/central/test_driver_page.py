@@ -5,79 +5,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from decimal import Decimal
+from datetime import time
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from central.routes_schemas import RouteAlertPublic, RouteStatusPublic, StopStatusPublic
+from central.routes_schemas import RouteAlertPublic, RouteStatusPublic
 from central.web.driver_links import driver_actions_path, driver_url
 from central.web.driver_page import render_driver_error, render_driver_page
+from tests.unit.central.route_factories import at, make_route, make_stop
 
 TOKEN = "k+9/x=="  # characters a URL must quote
 ACTION = "/driver/routes/17/actions?token=k%2B9%2Fx%3D%3D"
-
-
-def at(hour: int, minute: int = 0) -> datetime:
-    return datetime(2025, 6, 2, hour, minute, tzinfo=UTC)
-
-
-def make_stop(sequence: int, **changes: Any) -> StopStatusPublic:
-    fields: dict[str, Any] = {
-        "sequence": sequence,
-        "order_id": 100 + sequence,
-        "reference": f"SO-{sequence:04d}",
-        "customer": f"Customer {sequence:02d}",
-        "address": f"{sequence} Market Street, Springfield",
-        "window_earliest": time(8),
-        "window_latest": time(16),
-        "eta": at(8 + sequence),
-        "departure_at": at(8 + sequence, 15),
-        "demand_kg": Decimal("120.5"),
-        "demand_pallets": 2,
-        "lat": Decimal("52.2"),
-        "lon": Decimal("21.0"),
-        "service_s": 900,
-        "instructions": "",
-        "pallets": [f"0037600000000{sequence:02d}001", f"0037600000000{sequence:02d}002"],
-        "state": "pending",
-        "predicted_eta": at(8 + sequence),
-        "late_by_s": 0,
-        "arrived_at": None,
-        "done_at": None,
-        "received_by": None,
-        "failed_reason": None,
-    }
-    fields.update(changes)
-    return StopStatusPublic.model_validate(fields)
-
-
-def make_route(stops: list[StopStatusPublic], **changes: Any) -> RouteStatusPublic:
-    fields: dict[str, Any] = {
-        "route_id": 17,
-        "plan_id": 4,
-        "site": "WH1",
-        "date": date(2025, 6, 2),
-        "vehicle_ref": "VAN-07",
-        "state": "under_way",
-        "depot_lat": Decimal("52.1"),
-        "depot_lon": Decimal("21.1"),
-        "start_at": at(7, 30),
-        "end_at": at(15, 45),
-        "km": Decimal("123.4"),
-        "load_kg": Decimal("723"),
-        "load_pallets": 2 * len(stops),
-        "departed_at": at(7, 32),
-        "completed_at": None,
-        "position": None,
-        "stops": stops,
-        "alerts": [],
-    }
-    fields.update(changes)
-    return RouteStatusPublic.model_validate(fields)
 
 
 def three_stop_route(**changes: Any) -> RouteStatusPublic:
