@@ -21,7 +21,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4, uuid5
 
@@ -297,7 +297,7 @@ class RouteControl:
         """Apply a telematics sample to the vehicle's route of that day, once."""
         with UnitOfWork(self._engine, write_lock=True) as uow:
             session = uow.session
-            route_id = _route_of_vehicle(session, sample.site, sample.vehicle, sample.at.date())
+            route_id = _route_of_vehicle(session, sample.site, sample.vehicle, sample.at)
             if route_id is None:
                 return PositionOutcome(
                     False, f"{sample.site} vehicle {sample.vehicle} has no open route today"
@@ -305,6 +305,7 @@ class RouteControl:
             route = _locked_route(session, route_id)
             if route.position_at is not None and sample.at <= route.position_at:
                 return PositionOutcome(False, "older than the route's newest position", route_id)
+            over = route.state == RouteState.COMPLETED
             session.add(
                 t.VehiclePositionRow(
                     route_id=route_id,
@@ -323,7 +324,8 @@ class RouteControl:
                 logger.info("route %d: vehicle %s left the site", route_id, sample.vehicle)
             session.add(route)
             session.flush()
-            self._refresh(session, route, sample.at)
+            if not over:  # a late sample of a finished route only completes its track
+                self._refresh(session, route, sample.at)
             uow.commit()
         return PositionOutcome(True, "applied", route_id)
 
@@ -550,18 +552,19 @@ def _depart(route: t.PlannedRoute, at: datetime) -> None:
     route.departed_at = at
 
 
-def _route_of_vehicle(session: Session, site: str, vehicle: str, day: date) -> int | None:
-    """The vehicle's route on the newest plan of the day that is not over yet."""
-    return session.exec(
-        select(t.PlannedRoute.id)
+def _route_of_vehicle(session: Session, site: str, vehicle: str, at: datetime) -> int | None:
+    """The vehicle's route at `at`: on the newest plan of the day, the route not over yet, or
+    the one that ended after `at` (a sample that arrives after the driver's last report)."""
+    routes = session.exec(
+        select(t.PlannedRoute.id, t.PlannedRoute.completed_at)
         .join(t.Vehicle, col(t.Vehicle.id) == t.PlannedRoute.vehicle_id)
         .join(t.RoutePlan, col(t.RoutePlan.id) == t.PlannedRoute.plan_id)
         .where(t.Vehicle.site_code == site)
         .where(t.Vehicle.ref == vehicle)
-        .where(t.RoutePlan.plan_date == day)
-        .where(t.PlannedRoute.state != RouteState.COMPLETED)
+        .where(t.RoutePlan.plan_date == at.date())
         .order_by(col(t.RoutePlan.id).desc())
-    ).first()
+    ).all()
+    return next((route_id for route_id, ended in routes if ended is None or at <= ended), None)
 
 
 def _stops_with_orders(

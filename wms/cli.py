@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -156,6 +157,73 @@ def sim_dock(
             stop.wait()
         except KeyboardInterrupt:
             pass
+
+
+@sim_app.command("drive")
+def sim_drive(
+    links: Annotated[
+        list[str], typer.Argument(help="driver page links (the QR codes on the route sheets)")
+    ],
+    broker: Annotated[str, typer.Option(help="MQTT broker of the vehicles' telematics")] = (
+        "mqtt://127.0.0.1:1883"
+    ),
+    speedup: Annotated[
+        float, typer.Option(help="simulated time per real time (0: as fast as possible)")
+    ] = 60,
+    delay: Annotated[
+        list[str] | None, typer.Option(help="ROUTE:LEG:MINUTES stand in traffic on a leg")
+    ] = None,
+    detour: Annotated[
+        list[str] | None, typer.Option(help="ROUTE:LEG:KM bend a leg sideways")
+    ] = None,
+    sample_every: Annotated[float, typer.Option(help="seconds between positions")] = 60,
+    log_level: str = "INFO",
+    log_format: LogFormat = "text",
+) -> None:
+    """Drive routes as their vehicles and drivers would: positions over MQTT, arrivals and
+    proofs of delivery through each route's driver page, with optional delays and detours."""
+    from firmware_sim.driver import DriverClient, DriverLinkError
+    from firmware_sim.telematics import (
+        Delay,
+        Detour,
+        DriveInput,
+        MqttPositionPublisher,
+        plan_drive,
+        play,
+    )
+
+    _logging(log_level, log_format, "sim-drive")
+    disturbances: dict[int, list[Delay | Detour]] = {}
+    asked = [(d, Delay) for d in delay or []] + [(d, Detour) for d in detour or []]
+    for text, kind in asked:
+        try:
+            route, leg, amount = text.split(":")
+            made = (
+                Delay(int(leg), float(amount)) if kind is Delay else Detour(int(leg), float(amount))
+            )
+        except ValueError as err:
+            raise typer.BadParameter(f"{text!r} is not ROUTE:LEG:AMOUNT ({err})") from err
+        disturbances.setdefault(int(route), []).append(made)
+    with ExitStack() as stack:
+        try:
+            drivers = {c.route_id: c for c in (DriverClient.from_qr(link) for link in links)}
+        except DriverLinkError as err:
+            raise typer.BadParameter(str(err)) from err
+        for client in drivers.values():
+            stack.enter_context(client)
+        timelines = [
+            plan_drive(
+                DriveInput.from_status(client.status()),
+                sample_every_s=sample_every,
+                disturbances=disturbances.get(route_id, ()),
+            )
+            for route_id, client in drivers.items()
+        ]
+        publisher = stack.enter_context(MqttPositionPublisher(broker))
+        stats = play(timelines, publisher=publisher, drivers=drivers, speedup=speedup or None)
+    console.print(
+        f"drove {len(timelines)} routes: {stats.positions} positions, {stats.reports} reports"
+    )
 
 
 @app.command()

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from amqtt.broker import Broker
@@ -32,6 +33,22 @@ def _config(host: str, port: int) -> dict[str, Any]:
             "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
         },
     }
+
+
+class _SnapshotKeys(dict[str, Any]):
+    """A dict whose iteration walks a copy of its keys."""
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.keys()))
+
+
+def _snapshot_subscription_table(broker: Broker) -> None:
+    """Work around amqtt 0.12 iterating its subscription table across `await`s: a client
+    subscribing meanwhile made the broker raise "dictionary changed size during iteration"
+    and drop the client that was connecting (seen in our tests). Iterating a copy of the
+    keys is what the loops need; the table itself stays the one the broker updates."""
+    table = broker._subscriptions
+    broker._subscriptions = _SnapshotKeys(table)
 
 
 class EmbeddedBroker:
@@ -69,6 +86,7 @@ class EmbeddedBroker:
         asyncio.set_event_loop(self._loop)
         try:
             self._broker = Broker(_config(self.host, self.port), loop=self._loop)
+            _snapshot_subscription_table(self._broker)
             self._loop.run_until_complete(self._broker.start())
         except BaseException as err:  # reported to the starting thread
             self._error = err

@@ -70,6 +70,7 @@ def central_process(
             "MQTT_URL": mqtt_url,
             "MQTT_CLIENT_ID": client_id,
             "COMMAND_RESEND_AFTER_S": "2",
+            "PUBLIC_URL": f"http://127.0.0.1:{port}",
         },
         log=log,
     )
