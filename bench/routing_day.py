@@ -27,9 +27,12 @@ Per size:
 * Mid-day re-plan at 12:00 on the plan at the limit: stops whose planned start of service is
   before 12:00 are served, each vehicle under way keeps the stop it heads to; a few urgent
   orders arrive, some customers move their windows later, stops not yet served cannot be
-  served before 12:00. `replan(time_limit_s=4.5)` is timed as a whole (target ≤ 5 s); we
-  record its feasibility, changes, that the served prefix is unchanged, and how many routes
-  would have to leave the depot before 12:00 (`replan` has no notion of "now").
+  served before 12:00. `replan(time_limit_s=4.5, now_s=12:00)` is timed as a whole (target
+  ≤ 5 s); it re-plans the rest of the day (vehicles under way start where they are
+  committed). We record its feasibility (the rest of the day, checked by `check_routes`;
+  the whole stitched day is checked too, and its violations, all in the driven past, are
+  counted apart), changes, that the served prefix is unchanged, and how many routes leave
+  the depot before 12:00.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ from central.optimizers.routing import (
 )
 from central.optimizers.routing_model import Matrices, cost_scale, travel_matrices
 from central.optimizers.routing_ortools import FirstSolution, solve_ortools
-from central.optimizers.routing_pyvrp import PyvrpOutcome, PyvrpRoute, build_data, to_routes
+from central.optimizers.routing_pyvrp import PyvrpData, build_data, pyvrp_routes, to_routes
 
 logger = logging.getLogger("bench.routing_day")
 
@@ -337,11 +340,11 @@ class _FirstChecked(IteratedLocalSearchCallbacks):
     """Times each new PyVRP best: timed with breaks and checked, the first that passes wins."""
 
     def __init__(
-        self, problem: RoutingProblem, matrices: Matrices, names: tuple[str, ...], started: float
+        self, problem: RoutingProblem, matrices: Matrices, data: PyvrpData, started: float
     ) -> None:
         self.problem = problem
         self.matrices = matrices
-        self.names = names
+        self.data = data
         self.started = started
         self.found: FirstPlan | None = None
         self.rejected = 0
@@ -349,16 +352,7 @@ class _FirstChecked(IteratedLocalSearchCallbacks):
     def on_best(self, best: pyvrp.Solution) -> None:
         if self.found is not None or not best.is_feasible():
             return
-        routes = tuple(
-            PyvrpRoute(
-                vehicle_type=r.vehicle_type(),
-                stop_indices=tuple(a.idx for a in r.schedule() if a.is_client()),
-                start_s=r.start_time(),
-            )
-            for r in best.routes()
-        )
-        outcome = PyvrpOutcome(routes=routes, feasible=True, iterations=0, runtime_s=0.0)
-        ours = to_routes(self.problem, self.matrices, self.names, outcome)
+        ours = to_routes(self.problem, self.matrices, self.data.vehicles, pyvrp_routes(best))
         result = _as_result(self.problem, ours, "pyvrp")
         if check_routes(self.problem, result):
             self.rejected += 1
@@ -372,7 +366,7 @@ def first_pyvrp(problem: RoutingProblem, limit_s: float, seed: int) -> tuple[Fir
     started = time.perf_counter()
     matrices = travel_matrices(problem)
     data = build_data(problem, matrices)
-    watch = _FirstChecked(problem, matrices, data.vehicle_types, started)
+    watch = _FirstChecked(problem, matrices, data, started)
     ours = data.params
     params = SolveParams(
         ils=replace(ours.ils, callbacks=watch),
@@ -492,7 +486,9 @@ class Replan:
     seconds: float
     within_target: bool
     status: str
+    engine: str
     violations: int
+    past_violations: int
     vehicles_under_way: int
     served_before_now: int
     urgent_orders: int
@@ -528,16 +524,29 @@ def midday_replan(
     """Re-plans the rest of the day at noon; `replan` timed as a whole."""
     day = midday(problem, plan, now_s=NOON_S, seed=seed)
     started = time.perf_counter()
-    out: ReplanResult = replan(day.problem, plan, progress=day.progress, time_limit_s=limit_s)
+    out: ReplanResult = replan(
+        day.problem,
+        plan,
+        progress=day.progress,
+        time_limit_s=limit_s,
+        seed=seed,
+        now_s=day.now_s,
+    )
     seconds = time.perf_counter() - started
     result = out.result
+    rest_problem, rest = out.rest_problem, out.rest
+    if rest_problem is None or rest is None:
+        raise RuntimeError("replan returned no rest of the day")
+    whole = len(check_routes(day.problem, result))
     planned = {v.stop_id for r in result.routes for v in r.visits}
     served = sum(last + 1 for last in day.progress.values())
     return Replan(
         seconds=round(seconds, 2),
         within_target=seconds <= REPLAN_TARGET_S,
         status=result.status.value,
-        violations=len(check_routes(day.problem, result)),
+        engine=result.engine,
+        violations=len(check_routes(rest_problem, rest)),
+        past_violations=whole,
         vehicles_under_way=len(day.progress),
         served_before_now=served,
         urgent_orders=len(day.urgent),
@@ -635,6 +644,8 @@ def summarise(day: DayFigures) -> dict[str, object]:
             "replan_within_5s": re.within_target,
             "replan_feasible": re.status == RoutingStatus.FEASIBLE.value and not re.violations,
             "replan_prefix_kept": re.served_prefix_kept,
+            "replan_engine": re.engine,
+            "replan_past_violations": re.past_violations,
             "replan_changes": sum(re.changes.values()),
         }
     return out

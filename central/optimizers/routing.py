@@ -12,8 +12,14 @@ Problem in, result out (`solve`, `replan`); never touches the database. Two engi
 `engine="auto"` runs both side by side within the same time limit (OR-Tools in a child process,
 because PyVRP holds the GIL) and keeps the cheaper plan that passes `check_routes`, an
 independent feasibility check; the cost of every plan is recomputed here from the routes
-(`plan_cost`), so engines are compared on the same money. Data model and conventions:
-`routing_model`.
+(`plan_cost`), so engines are compared on the same money. PyVRP's run itself keeps the
+cheapest of its bests that passes the check (`routing_pyvrp.CheckedBest`). Data model and
+conventions: `routing_model`.
+
+`replan` re-plans the rest of the day (`routing_rest`): the stops not yet served nor headed
+to, for vehicles starting where they are committed, solved like any problem; the kept part
+is put back in front afterwards. Only the rest is checked: the past cannot be changed and
+need not pass today's rules (actual times may differ from the travel model).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import logging
 import multiprocessing
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,12 +44,14 @@ from central.optimizers.routing_model import (
     Haversine,
     LatLon,
     Matrices,
+    Place,
     Route,
     RoutingProblem,
     RoutingResult,
     RoutingStatus,
     Stop,
     TravelMatrix,
+    VehicleStart,
     VehicleType,
     Violation,
     ViolationKind,
@@ -53,9 +61,10 @@ from central.optimizers.routing_model import (
     plan_cost,
     travel_matrices,
 )
-from central.optimizers.routing_ortools import FixedPrefix, solve_ortools
+from central.optimizers.routing_ortools import SearchOptions, solve_ortools
 from central.optimizers.routing_ortools import worker as ortools_worker
-from central.optimizers.routing_pyvrp import build_data, run, to_routes
+from central.optimizers.routing_pyvrp import CheckedBest, PyvrpOutcome, build_data, run, to_routes
+from central.optimizers.routing_rest import commitments, rest_problem, stitch
 
 __all__ = [
     "XY",
@@ -67,6 +76,7 @@ __all__ = [
     "Euclidean",
     "Haversine",
     "LatLon",
+    "Place",
     "ReplanResult",
     "Route",
     "RoutingProblem",
@@ -74,6 +84,7 @@ __all__ = [
     "RoutingStatus",
     "Stop",
     "TravelMatrix",
+    "VehicleStart",
     "VehicleType",
     "Violation",
     "ViolationKind",
@@ -113,23 +124,68 @@ def solve(
     if time_limit_s <= 0:
         raise ValueError("time_limit_s must be > 0")
     started = time.perf_counter()
-    matrices = travel_matrices(problem)
-    plans: dict[str, list[Route] | None] = {}
     notes: list[str] = []
+    plans = _plans(problem, engine, time_limit_s, seed, max_iterations, SearchOptions(), notes)
+    return _pick(problem, plans, time.perf_counter() - started, notes)
+
+
+def _plans(
+    problem: RoutingProblem,
+    engine: Engine,
+    time_limit_s: float,
+    seed: int,
+    max_iterations: int | None,
+    options: SearchOptions,
+    notes: list[str],
+) -> dict[str, list[Route] | None]:
+    """Each engine's plan (None: it found none)."""
+    matrices = travel_matrices(problem)
     if not any(t.plannable_on(problem.plan_date) for t in problem.vehicle_types):
         notes.append("no vehicle is available on the plan date")
-    elif engine == "ortools":
-        plans["ortools"] = solve_ortools(
-            problem, matrices, time_limit_s=time_limit_s, max_iterations=max_iterations
-        )
-    elif engine == "pyvrp":
-        data = build_data(problem, matrices)
-        outcome = run(data, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
-        plans["pyvrp"] = to_routes(problem, matrices, data.vehicle_types, outcome)
-        notes.append(f"pyvrp: {outcome.iterations} iterations")
-    else:
-        plans.update(_solve_both(problem, matrices, time_limit_s, seed, max_iterations, notes))
-    return _pick(problem, plans, time.perf_counter() - started, notes)
+        return {}
+    if engine == "ortools":
+        return {
+            "ortools": solve_ortools(
+                problem,
+                matrices,
+                time_limit_s=time_limit_s,
+                max_iterations=max_iterations,
+                options=options,
+            )
+        }
+    if engine == "pyvrp":
+        return {"pyvrp": _run_pyvrp(problem, matrices, time_limit_s, seed, max_iterations, notes)}
+    return _solve_both(problem, matrices, time_limit_s, seed, max_iterations, options, notes)
+
+
+def _run_pyvrp(
+    problem: RoutingProblem,
+    matrices: Matrices,
+    time_limit_s: float,
+    seed: int,
+    max_iterations: int | None,
+    notes: list[str],
+) -> list[Route]:
+    """PyVRP's best checked plan; building its data counts against the time limit."""
+    began = time.perf_counter()
+    data = build_data(problem, matrices)
+    checker = CheckedBest(problem, matrices, data)
+    outcome = run(
+        data,
+        time_limit_s=max(0.05, time_limit_s - (time.perf_counter() - began)),
+        seed=seed,
+        max_iterations=max_iterations,
+        checker=checker,
+    )
+    notes.append(_pyvrp_note(outcome, checker))
+    return to_routes(problem, matrices, data.vehicles, outcome.routes)
+
+
+def _pyvrp_note(outcome: PyvrpOutcome, checker: CheckedBest) -> str:
+    note = f"pyvrp: {outcome.iterations} iterations, {checker.checked} bests checked"
+    if outcome.checked and outcome.final_checked is False:
+        note += f", final best failed the check: kept an earlier one at {checker.best_cost}"
+    return note
 
 
 def _solve_both(
@@ -138,6 +194,7 @@ def _solve_both(
     time_limit_s: float,
     seed: int,
     max_iterations: int | None,
+    options: SearchOptions,
     notes: list[str],
 ) -> dict[str, list[Route] | None]:
     """PyVRP here, OR-Tools in a child process, both within `time_limit_s`.
@@ -146,7 +203,6 @@ def _solve_both(
     OR-Tools process runs at a lower CPU priority: on a busy machine it takes spare cycles
     instead of PyVRP's. With breaks both run at the same priority.
     """
-    data = build_data(problem, matrices)
     breaks = any(
         t.break_after_driving_s is not None
         for t in problem.vehicle_types
@@ -170,6 +226,7 @@ def _solve_both(
             max_iterations,
             time.time(),
             0 if breaks else ORTOOLS_NICENESS,
+            options,
         ),
         name="ortools-worker",
         daemon=True,
@@ -178,7 +235,7 @@ def _solve_both(
     sender.close()
     ortools: list[Route] | None = None
     try:
-        outcome = run(data, time_limit_s=time_limit_s, seed=seed, max_iterations=max_iterations)
+        pyvrp = _run_pyvrp(problem, matrices, time_limit_s, seed, max_iterations, notes)
         if receiver.poll(WORKER_GRACE_S):
             try:
                 ortools = receiver.recv()
@@ -193,11 +250,7 @@ def _solve_both(
             process.kill()
             process.join()
         process.close()
-    notes.append(f"pyvrp: {outcome.iterations} iterations")
-    return {
-        "ortools": ortools,
-        "pyvrp": to_routes(problem, matrices, data.vehicle_types, outcome),
-    }
+    return {"ortools": ortools, "pyvrp": pyvrp}
 
 
 @dataclass(frozen=True)
@@ -228,8 +281,17 @@ def _pick(
     plans: Mapping[str, list[Route] | None],
     elapsed: float,
     notes: list[str],
+    extra_cost: Callable[[RoutingResult], Decimal] | None = None,
 ) -> RoutingResult:
-    """The cheapest plan that passes `check_routes`; else the one missing fewest stops."""
+    """The cheapest plan that passes `check_routes`; else the one missing fewest stops.
+
+    `extra_cost` is added to the plan cost for the comparison only (re-planning: the cost of
+    moving promised ETAs, which not every engine optimises).
+    """
+
+    def rank(c: _Candidate) -> Decimal:
+        return c.result.cost + (extra_cost(c.result) if extra_cost else Decimal(0))
+
     candidates: list[_Candidate] = []
     for engine, routes in plans.items():
         if routes is None:
@@ -246,7 +308,7 @@ def _pick(
         engine: None for engine, routes in plans.items() if routes is None
     }
     if feasible:
-        best = min(feasible, key=lambda c: c.result.cost).result
+        best = min(feasible, key=rank).result
         return _finish(best, engine_costs, notes)
     incomplete = [
         c
@@ -254,7 +316,7 @@ def _pick(
         if all(v.kind is ViolationKind.MANDATORY_STOP_UNSERVED for v in c.violations)
     ]
     if incomplete:
-        best = min(incomplete, key=lambda c: (len(c.violations), c.result.cost)).result
+        best = min(incomplete, key=lambda c: (len(c.violations), rank(c))).result
         notes.append(
             "mandatory stops not planned: "
             + ", ".join(s for s in best.dropped if not _is_optional(problem, s))
@@ -316,10 +378,17 @@ class Change:
 
 @dataclass(frozen=True)
 class ReplanResult:
-    """The new plan and what moved compared with the current one."""
+    """The new plan and what moved compared with the current one.
+
+    `rest_problem` and `rest` are the rest of the day as solved and checked (vehicles under
+    way starting where they are committed); `result` is the whole day with the kept part
+    stitched back in, whose past is not re-checked.
+    """
 
     result: RoutingResult
     changes: tuple[Change, ...]
+    rest_problem: RoutingProblem | None = None
+    rest: RoutingResult | None = None
 
 
 def replan(
@@ -334,63 +403,69 @@ def replan(
     time_limit_s: float,
     seed: int = 0,
     max_iterations: int | None = None,
+    now_s: int | None = None,
+    engine: Engine = "auto",
 ) -> ReplanResult:
-    """Re-plans the stops not yet driven to, keeping what is under way fixed.
+    """Re-plans the rest of the day, keeping what is under way fixed (see `routing_rest`).
 
     Args:
         problem: today's problem (it may hold new stops or changed windows).
-        current: the plan being driven.
+        current: the plan being driven; a vehicle's arrival at the stop it heads to is taken
+            as its ETA there.
         progress: for each vehicle that has left, the index in its current route's visits of
             the last stop served (-1: none yet). Served stops and the next one (the stop it
-            is heading to) stay first on that vehicle, in order; served stops keep their times.
+            is heading to) stay first on that vehicle, in order, with their times.
         promised_etas: start-of-service times promised to customers, as seconds from day
             start or aware datetimes (then `day_start` is required).
         eta_change_penalty_per_s: cost per second of moving a promised ETA (either way).
+            OR-Tools optimises it; PyVRP does not, but plans are compared with it added.
         eta_change_report_s: an ETA moving by more than this is reported as a change.
-        seed: unused by OR-Tools' deterministic search; kept for the common signature.
+        seed: PyVRP's random seed.
+        now_s: vehicles not yet left may not leave before this time (None: no limit).
+        engine: as for `solve`; OR-Tools warm-starts from the current plan's remaining part.
+
+    The result's status is that of the rest of the day: the kept part is not checked.
     """
-    del seed
     started = time.perf_counter()
     promised = _promised_seconds(promised_etas or {}, day_start)
-    index_of = {s.id: i for i, s in enumerate(problem.stops)}
-    fixed: dict[tuple[str, int], FixedPrefix] = {}
-    for vehicle, last_served in progress.items():
-        route = current.route_of(vehicle)
-        if route is None:
-            raise ValueError(f"progress given for vehicle {vehicle} without a route")
-        if not any(
-            t.name == vehicle[0] and t.plannable_on(problem.plan_date) and vehicle[1] < t.count
-            for t in problem.vehicle_types
-        ):
-            raise ValueError(f"vehicle {vehicle} is under way but not available in the problem")
-        if not -1 <= last_served < len(route.visits):
-            raise ValueError(f"vehicle {vehicle}: no visit {last_served} on its route")
-        pinned = route.visits[: last_served + 2]
-        unknown = [v.stop_id for v in pinned if v.stop_id not in index_of]
-        if unknown:
-            raise ValueError(f"vehicle {vehicle}: stops {unknown} are no longer in the problem")
-        served = route.visits[: last_served + 1]
-        fixed[vehicle] = FixedPrefix(
-            stop_indices=tuple(index_of[v.stop_id] for v in pinned),
-            start_s=route.start_s,
-            served_arrivals_s=tuple(v.arrival_s for v in served),
-        )
     matrices = travel_matrices(problem)
-    routes = solve_ortools(
-        problem,
-        matrices,
-        time_limit_s=time_limit_s,
-        max_iterations=max_iterations,
-        fixed=fixed,
+    committed = commitments(problem, matrices, current, progress)
+    rest = rest_problem(problem, matrices, committed, now_s)
+    options = SearchOptions(
+        droppable=True,
         promised_s=promised,
         eta_penalty_per_s=eta_change_penalty_per_s,
         initial=current.routes,
     )
-    notes: list[str] = []
-    result = _pick(problem, {"ortools": routes}, time.perf_counter() - started, notes)
+    notes = [f"re-planned the rest: {len(committed)} vehicles under way, {len(rest.stops)} stops"]
+    # The limit covers preparing the rest of the day too.
+    left_s = max(0.05, time_limit_s - (time.perf_counter() - started))
+    plans = _plans(rest, engine, left_s, seed, max_iterations, options, notes)
+
+    def eta_cost(result: RoutingResult) -> Decimal:
+        moved = sum(
+            abs(v.arrival_s - promised[v.stop_id])
+            for r in result.routes
+            for v in r.visits
+            if v.stop_id in promised
+        )
+        return eta_change_penalty_per_s * moved
+
+    rest_result = _pick(rest, plans, time.perf_counter() - started, notes, eta_cost)
+    routes = stitch(rest, rest_result, committed)
+    result = RoutingResult(
+        status=rest_result.status,
+        routes=routes,
+        dropped=rest_result.dropped,
+        cost=plan_cost(problem, routes, rest_result.dropped),
+        engine=rest_result.engine,
+        solve_time_s=time.perf_counter() - started,
+        engine_costs=rest_result.engine_costs,
+        notes=rest_result.notes,
+    )
     changes = _changes(current, result, promised, eta_change_report_s)
     logger.info("re-plan: %d changes, status %s", len(changes), result.status.value)
-    return ReplanResult(result=result, changes=changes)
+    return ReplanResult(result=result, changes=changes, rest_problem=rest, rest=rest_result)
 
 
 def _promised_seconds(

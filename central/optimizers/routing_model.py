@@ -672,7 +672,9 @@ def route_violations(
         out.append(Violation(ViolationKind.DEPOT_HOURS, "outside depot opening hours", key))
     if start is not None and route.start_s < start.ready_s:
         out.append(
-            Violation(ViolationKind.DEPOT_HOURS, f"leaves before it is ready ({start.ready_s})", key)
+            Violation(
+                ViolationKind.DEPOT_HOURS, f"leaves before it is ready ({start.ready_s})", key
+            )
         )
     if start is not None and start.shift_left_s is not None:
         if route.end_s > start.ready_s + start.shift_left_s:

@@ -103,8 +103,11 @@ def solve_ortools(
         on_solution: called with the objective (engine cost units) of every solution the
             search accepts, the first one included, as it is found (benchmarks time it).
 
+    `time_limit_s` covers building the model too (large re-plans must answer in time).
+
     Returns the routes, or None when no solution was found in the limits.
     """
+    began = time.perf_counter()
     vehicles = fleet(problem)
     if not vehicles:
         return None
@@ -112,7 +115,9 @@ def solve_ortools(
     n_stop_nodes = n_depots + len(problem.stops)
     scale = cost_scale(problem)
     specs = [problem.start_of((vtype.name, number)) for vtype, number in vehicles]
-    starts = [problem.start_node(vtype, spec) for (vtype, _), spec in zip(vehicles, specs)]
+    starts = [
+        problem.start_node(vtype, spec) for (vtype, _), spec in zip(vehicles, specs, strict=True)
+    ]
     ends = [problem.depot_node(vtype) for vtype, _ in vehicles]
     manager = pywrapcp.RoutingIndexManager(problem.node_count, len(vehicles), starts, ends)
     routing = pywrapcp.RoutingModel(manager)
@@ -123,7 +128,7 @@ def solve_ortools(
         routing.solver().Add(routing.ActiveVar(index) == 0)
 
     per_type: dict[str, int] = {}
-    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs)):
+    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs, strict=True)):
         if vtype.name not in per_type:
             per_metre = scaled(vtype.cost_per_km / 1000, scale)
             per_type[vtype.name] = routing.RegisterTransitMatrix(
@@ -141,7 +146,7 @@ def solve_ortools(
         0,
         [
             max(0, grams(t.capacity_kg - (spec.used_kg if spec else Decimal(0)), up=False))
-            for (t, _), spec in zip(vehicles, specs)
+            for (t, _), spec in zip(vehicles, specs, strict=True)
         ],
         True,
         "kg",
@@ -155,7 +160,7 @@ def solve_ortools(
                 (t.capacity_pallets if t.capacity_pallets is not None else sum(pallets))
                 - (spec.used_pallets if spec else 0),
             )
-            for (t, _), spec in zip(vehicles, specs)
+            for (t, _), spec in zip(vehicles, specs, strict=True)
         ]
         routing.AddDimensionWithVehicleCapacity(pal_cb, 0, caps, True, "pallets")
 
@@ -169,7 +174,7 @@ def solve_ortools(
     for i, stop in enumerate(problem.stops):
         index = manager.NodeToIndex(n_depots + i)
         time_dim.CumulVar(index).SetRange(stop.earliest_s, problem.latest(stop))
-    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs)):
+    for v, ((vtype, _), spec) in enumerate(zip(vehicles, specs, strict=True)):
         _time_limits(problem, routing, time_dim, v, vtype, spec)
         time_dim.SetSpanCostCoefficientForVehicle(scaled(vtype.cost_per_hour / 3600, scale), v)
         routing.AddVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(v)))
@@ -197,7 +202,8 @@ def solve_ortools(
         _first_solution(problem, bool(break_vars)) if first_solution is None else first_solution
     )
     params.local_search_metaheuristic = Metaheuristic.GUIDED_LOCAL_SEARCH
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    left_s = time_limit_s - (time.perf_counter() - began)
+    params.time_limit.FromMilliseconds(max(50, int(left_s * 1000)))
     if max_iterations is not None:
         params.solution_limit = max_iterations
     routing.CloseModelWithParameters(params)

@@ -4,8 +4,16 @@ PyVRP models capacity in kg (and pallets when stops have any), time windows on t
 service, service durations, depot hours, shift duration, fixed / per-distance / per-duration
 vehicle costs and optional clients with prizes. It has no driver breaks: for vehicle types
 with a break rule the shift given to PyVRP is shortened by the breaks it may need, and the
-plan is timed with `schedule_route` (which inserts the breaks) and then checked; a plan that
-fails the check is rejected by the caller.
+plan is timed with `schedule_route` (which inserts the breaks) and then checked. Because a
+later, cheaper PyVRP best can fail that check where an earlier one passed, `run` checks every
+new best as the search finds it (`CheckedBest`, through PyVRP's `on_best` callback) and
+returns the cheapest plan that passed, or the final best when none did (the caller then
+rejects it).
+
+A vehicle with a `VehicleStart` gets a PyVRP vehicle type of its own: a start place becomes a
+PyVRP depot (`start_depot`), the ready time `tw_early` (and `start_late` when it must leave at
+once), the shift left `tw_late`, the capacity left its capacity. PyVRP does not know promised
+ETAs: re-planning compares its plans with the ETA-change cost added afterwards.
 
 PyVRP's search holds the GIL (a thread running it halves a concurrent Python thread's
 progress), so in "auto" mode `solve` runs OR-Tools in a child process, not a thread.
@@ -13,6 +21,7 @@ progress), so in "auto" mode `solve` runs OR-Tools in a child process, not a thr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
@@ -21,8 +30,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pyvrp
 from pyvrp import Client, Depot, Location, ProblemData, SolveParams, VehicleType, solve
 from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks
 from pyvrp.PenaltyManager import PenaltyParams
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
@@ -30,8 +41,10 @@ from central.optimizers.routing_model import (
     Matrices,
     Route,
     RoutingProblem,
+    VehicleStart,
     cost_scale,
-    route_feasible,
+    plan_cost,
+    route_violations,
     scaled,
     schedule_route,
 )
@@ -46,11 +59,11 @@ NO_LIMIT = int(np.iinfo(np.int64).max)
 
 @dataclass(frozen=True)
 class PyvrpData:
-    """PyVRP's problem, the solver parameters for it and our vehicle type name per type."""
+    """PyVRP's problem, the solver parameters for it and our vehicles per PyVRP type."""
 
     data: ProblemData
     params: SolveParams
-    vehicle_types: tuple[str, ...]
+    vehicles: tuple[tuple[tuple[str, int], ...], ...]
 
 
 @dataclass(frozen=True)
@@ -64,12 +77,19 @@ class PyvrpRoute:
 
 @dataclass(frozen=True)
 class PyvrpOutcome:
-    """What a PyVRP run found (plain data, so it crosses a process boundary)."""
+    """What a PyVRP run found (plain data, so it crosses a process boundary).
+
+    `routes` is the cheapest best that passed our check when `run` was given a checker
+    (`checked` True), else PyVRP's final best. `final_checked` says whether the final best
+    passed too (None: not checked).
+    """
 
     routes: tuple[PyvrpRoute, ...]
     feasible: bool
     iterations: int
     runtime_s: float
+    checked: bool = False
+    final_checked: bool | None = None
 
 
 def load_scale(values: list[Decimal]) -> int:
@@ -91,7 +111,7 @@ def build_data(problem: RoutingProblem, matrices: Matrices) -> PyvrpData:
     plannable = [t for t in problem.vehicle_types if t.plannable_on(problem.plan_date)]
     kg_scale = load_scale([s.demand_kg for s in problem.stops])
     with_pallets = any(s.demand_pallets for s in problem.stops)
-    locations = [Location(x=0, y=0) for _ in range(n_depots + len(problem.stops))]
+    locations = [Location(x=0, y=0) for _ in range(problem.node_count)]
     # Without travel or service time and with open windows, time cannot bind: leaving all
     # windows open lets PyVRP skip its time-window bookkeeping (2.5x more iterations on CVRP).
     timeless = (
@@ -103,6 +123,9 @@ def build_data(problem: RoutingProblem, matrices: Matrices) -> PyvrpData:
         Depot(location=i) if timeless else Depot(location=i, tw_early=d.opens_s, tw_late=d.closes_s)
         for i, d in enumerate(problem.depots)
     ]
+    # Start places are PyVRP depots after ours, at their own nodes (after the stops).
+    first_place = n_depots + len(problem.stops)
+    depots += [Depot(location=first_place + k) for k in range(len(problem.places))]
     clients = []
     for i, stop in enumerate(problem.stops):
         delivery = [math.ceil(stop.demand_kg * kg_scale)]
@@ -123,33 +146,28 @@ def build_data(problem: RoutingProblem, matrices: Matrices) -> PyvrpData:
             )
         )
     pallets_total = sum(s.demand_pallets for s in problem.stops)
-    types: list[VehicleType] = []
+    # Vehicles of one type with the same start (none, or only a ready time) share a PyVRP
+    # type; a vehicle at a start place has one of its own.
+    groups: dict[tuple[str, VehicleStart | None], list[tuple[str, int]]] = {}
     for vtype in plannable:
-        depot_node = problem.depot_node(vtype)
-        depot = problem.depots[depot_node]
-        capacity = [math.floor(vtype.capacity_kg * kg_scale)]
-        if with_pallets:
-            capacity.append(
-                pallets_total if vtype.capacity_pallets is None else vtype.capacity_pallets
-            )
-        shift = NO_LIMIT
-        if vtype.shift_length_s is not None:
-            shift = _shift_without_breaks(vtype, vtype.shift_length_s)
-        elif vtype.break_after_driving_s is not None:
-            shift = _shift_without_breaks(vtype, depot.closes_s - depot.opens_s)
+        for number in range(vtype.count):
+            spec = problem.start_of((vtype.name, number))
+            shared = None if spec is None else dataclasses.replace(spec, vehicle=("", 0))
+            groups.setdefault((vtype.name, shared), []).append((vtype.name, number))
+    by_name = {t.name: t for t in plannable}
+    types: list[VehicleType] = []
+    for (name, spec), members in groups.items():
+        vtype = by_name[name]
         types.append(
-            VehicleType(
-                num_available=vtype.count,
-                capacity=capacity,
-                start_depot=depot_node,
-                end_depot=depot_node,
-                fixed_cost=scaled(vtype.fixed_cost, scale),
-                tw_early=depot.opens_s,
-                tw_late=NO_LIMIT if timeless else depot.closes_s,
-                unit_distance_cost=scaled(vtype.cost_per_km / 1000, scale),
-                unit_duration_cost=scaled(vtype.cost_per_hour / 3600, scale),
-                shift_duration=shift,
-                name=vtype.name,
+            _vehicle_type(
+                problem,
+                vtype,
+                spec,
+                len(members),
+                scale=scale,
+                kg_scale=kg_scale,
+                pallets=pallets_total if with_pallets else None,
+                timeless=timeless,
             )
         )
     # PyVRP's stubs type matrices as ndarray[int]; numpy's own stubs say otherwise.
@@ -175,16 +193,136 @@ def build_data(problem: RoutingProblem, matrices: Matrices) -> PyvrpData:
     params = SolveParams(
         penalty=PenaltyParams(max_penalty=max(PenaltyParams().max_penalty, 10.0 * worst))
     )
-    return PyvrpData(data=data, params=params, vehicle_types=tuple(t.name for t in plannable))
+    return PyvrpData(data=data, params=params, vehicles=tuple(tuple(m) for m in groups.values()))
 
 
-def _shift_without_breaks(vtype: RoutingVehicleType, shift: int) -> int:
-    """The shift minus the breaks it may need: room for breaks PyVRP cannot place itself."""
+def _vehicle_type(
+    problem: RoutingProblem,
+    vtype: RoutingVehicleType,
+    spec: VehicleStart | None,
+    count: int,
+    *,
+    scale: int,
+    kg_scale: int,
+    pallets: int | None,
+    timeless: bool,
+) -> VehicleType:
+    """PyVRP's vehicle type for `count` vehicles of `vtype` sharing the start `spec`."""
+    depot_node = problem.depot_node(vtype)
+    depot = problem.depots[depot_node]
+    used_kg = Decimal(0) if spec is None else spec.used_kg
+    capacity = [max(0, math.floor((vtype.capacity_kg - used_kg) * kg_scale))]
+    if pallets is not None:
+        total = pallets if vtype.capacity_pallets is None else vtype.capacity_pallets
+        capacity.append(max(0, total - (0 if spec is None else spec.used_pallets)))
+    ready = depot.opens_s if spec is None else max(depot.opens_s, spec.ready_s)
+    away = spec is not None and spec.place is not None
+    driven = 0 if spec is None else spec.driven_s
+    late = NO_LIMIT if timeless else depot.closes_s
+    shift = NO_LIMIT
+    if spec is not None and spec.shift_left_s is not None:
+        late = min(late, spec.ready_s + spec.shift_left_s)
+        shift = _shift_without_breaks(vtype, spec.shift_left_s, driven)
+    elif vtype.shift_length_s is not None:
+        shift = _shift_without_breaks(vtype, vtype.shift_length_s, driven)
+    elif vtype.break_after_driving_s is not None:
+        shift = _shift_without_breaks(vtype, depot.closes_s - ready, driven)
+    start = depot_node
+    if spec is not None and spec.place is not None:
+        start = len(problem.depots) + next(
+            k for k, p in enumerate(problem.places) if p.name == spec.place
+        )
+    return VehicleType(
+        num_available=count,
+        capacity=capacity,
+        start_depot=start,
+        end_depot=depot_node,
+        # Under way, the fixed cost is sunk: it must not keep the vehicle from serving.
+        fixed_cost=0 if away else scaled(vtype.fixed_cost, scale),
+        tw_early=ready,
+        tw_late=late,
+        unit_distance_cost=scaled(vtype.cost_per_km / 1000, scale),
+        unit_duration_cost=scaled(vtype.cost_per_hour / 3600, scale),
+        shift_duration=shift,
+        start_late=ready if away else None,
+        name=vtype.name,
+    )
+
+
+def _shift_without_breaks(vtype: RoutingVehicleType, shift: int, driven: int = 0) -> int:
+    """The shift minus the breaks it may need: room for breaks PyVRP cannot place itself.
+
+    `driven`: driving since the last break carried over, which brings the first break forward.
+    """
     limit = vtype.break_after_driving_s
-    if limit is None or shift <= limit:
+    if limit is None or shift <= limit - driven:
         return shift
-    breaks = math.ceil((shift - limit) / (limit + vtype.break_duration_s))
-    return shift - breaks * vtype.break_duration_s
+    first = max(0, limit - driven)
+    breaks = math.ceil((shift - first) / (limit + vtype.break_duration_s))
+    return max(0, shift - breaks * vtype.break_duration_s)
+
+
+class CheckedBest(IteratedLocalSearchCallbacks):
+    """Checks each new PyVRP best with our rules and keeps the cheapest that passes.
+
+    A best is timed by `to_routes` (breaks inserted) and each route checked with
+    `route_violations`; timed routes are cached by (PyVRP type, stops), since successive
+    bests share most routes. The plan's cost is `plan_cost`, as `solve` compares plans.
+    """
+
+    def __init__(self, problem: RoutingProblem, matrices: Matrices, data: PyvrpData) -> None:
+        self.problem = problem
+        self.matrices = matrices
+        self.data = data
+        self.cache: dict[tuple[int, tuple[int, ...], int], tuple[Route, bool]] = {}
+        self.best: tuple[PyvrpRoute, ...] | None = None
+        self.best_cost: Decimal | None = None
+        self.checked = 0
+        self.failed = 0
+
+    def cost(self, routes: tuple[PyvrpRoute, ...]) -> Decimal | None:
+        """The plan's cost when every route passes the check, else None."""
+        plan: list[Route] = []
+        for vehicle, pv in assign_vehicles(self.data.vehicles, routes):
+            key = (pv.vehicle_type, pv.stop_indices, pv.start_s)
+            if key not in self.cache:
+                self.cache[key] = time_route(self.problem, self.matrices, vehicle, pv)
+            route, passes = self.cache[key]
+            if not passes:
+                return None
+            plan.append(dataclasses.replace(route, vehicle_index=vehicle[1]))
+        served = {v.stop_id for r in plan for v in r.visits}
+        if any(not s.optional and s.id not in served for s in self.problem.stops):
+            return None
+        dropped = [s.id for s in self.problem.stops if s.id not in served]
+        return plan_cost(self.problem, plan, dropped)
+
+    def consider(self, routes: tuple[PyvrpRoute, ...]) -> bool:
+        """Checks a plan; keeps it when it passes and is the cheapest so far."""
+        self.checked += 1
+        cost = self.cost(routes)
+        if cost is None:
+            self.failed += 1
+            return False
+        if self.best_cost is None or cost < self.best_cost:
+            self.best, self.best_cost = routes, cost
+        return True
+
+    def on_best(self, best: pyvrp.Solution) -> None:
+        if best.is_feasible():
+            self.consider(pyvrp_routes(best))
+
+
+def pyvrp_routes(solution: pyvrp.Solution) -> tuple[PyvrpRoute, ...]:
+    """A PyVRP solution's routes as plain data."""
+    return tuple(
+        PyvrpRoute(
+            vehicle_type=route.vehicle_type(),
+            stop_indices=tuple(a.idx for a in route.schedule() if a.is_client()),
+            start_s=route.start_time(),
+        )
+        for route in solution.routes()
+    )
 
 
 def run(
@@ -193,11 +331,26 @@ def run(
     time_limit_s: float,
     seed: int,
     max_iterations: int | None,
+    checker: CheckedBest | None = None,
 ) -> PyvrpOutcome:
-    """Runs PyVRP's default solver within the time limit (or `max_iterations`)."""
+    """Runs PyVRP's default solver within the time limit (or `max_iterations`).
+
+    With a `checker`, every new best is checked as it is found and the cheapest that passed
+    is returned (see `CheckedBest`).
+    """
     criteria: list[StoppingCriterion] = [MaxRuntime(time_limit_s)]
     if max_iterations is not None:
         criteria.append(MaxIterations(max_iterations))
+    params = data.params
+    if checker is not None:
+        params = SolveParams(
+            ils=dataclasses.replace(params.ils, callbacks=checker),
+            penalty=params.penalty,
+            neighbourhood=params.neighbourhood,
+            operators=params.operators,
+            display_interval=params.display_interval,
+            perturbation=params.perturbation,
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", PenaltyBoundWarning)
         result = solve(
@@ -205,55 +358,81 @@ def run(
             MultipleCriteria(criteria),
             seed=seed,
             collect_stats=False,
-            params=data.params,
+            params=params,
         )
     if caught:
         logger.info("PyVRP struggled to find a feasible plan (penalty at its bound)")
-    routes = tuple(
-        PyvrpRoute(
-            vehicle_type=route.vehicle_type(),
-            stop_indices=tuple(a.idx for a in route.schedule() if a.is_client()),
-            start_s=route.start_time(),
+    final = pyvrp_routes(result.best)
+    feasible = result.best.is_feasible()
+    if checker is None:
+        return PyvrpOutcome(final, feasible, result.num_iterations, result.runtime)
+    # The initial solution never reaches `on_best`; the final best may be it.
+    final_ok = feasible and (final == checker.best or checker.consider(final))
+    if checker.best is not None and not final_ok:
+        logger.info(
+            "PyVRP's final best fails the check; keeping an earlier best at %s",
+            checker.best_cost,
         )
-        for route in result.best.routes()
-    )
     return PyvrpOutcome(
-        routes=routes,
-        feasible=result.best.is_feasible(),
+        routes=checker.best if checker.best is not None else final,
+        feasible=feasible or checker.best is not None,
         iterations=result.num_iterations,
         runtime_s=result.runtime,
+        checked=checker.best is not None,
+        final_checked=final_ok,
     )
+
+
+def assign_vehicles(
+    vehicles: tuple[tuple[tuple[str, int], ...], ...], routes: tuple[PyvrpRoute, ...]
+) -> list[tuple[tuple[str, int], PyvrpRoute]]:
+    """Each PyVRP route with our vehicle: the PyVRP type's vehicles in order of use."""
+    used: dict[int, int] = {}
+    out: list[tuple[tuple[str, int], PyvrpRoute]] = []
+    for pv in routes:
+        number = used.get(pv.vehicle_type, 0)
+        used[pv.vehicle_type] = number + 1
+        out.append((vehicles[pv.vehicle_type][number], pv))
+    return out
+
+
+def time_route(
+    problem: RoutingProblem, matrices: Matrices, vehicle: tuple[str, int], pv: PyvrpRoute
+) -> tuple[Route, bool]:
+    """A PyVRP route timed by `schedule_route` (breaks inserted), and whether it passes.
+
+    PyVRP's departure minimises the span without breaks; leaving as early as allowed gives
+    the inserted breaks the most room, so both are tried.
+    """
+    vtype = next(t for t in problem.vehicle_types if t.name == vehicle[0])
+    spec = problem.start_of(vehicle)
+    earliest = problem.depots[problem.depot_node(vtype)].opens_s
+    if spec is not None:
+        earliest = spec.ready_s if spec.place is not None else max(earliest, spec.ready_s)
+    indices = list(pv.stop_indices)
+    timed = [
+        schedule_route(
+            problem,
+            matrices,
+            vtype=vtype,
+            vehicle_index=vehicle[1],
+            stop_indices=indices,
+            start_s=start,
+        )
+        for start in dict.fromkeys((max(pv.start_s, earliest), earliest))
+    ]
+    for route in timed:
+        if not route_violations(problem, matrices, vtype, route, indices):
+            return route, True
+    return timed[0], False
 
 
 def to_routes(
     problem: RoutingProblem,
     matrices: Matrices,
-    names: tuple[str, ...],
-    outcome: PyvrpOutcome,
+    vehicles: tuple[tuple[tuple[str, int], ...], ...],
+    routes: tuple[PyvrpRoute, ...],
 ) -> list[Route]:
-    """Our routes from PyVRP's, timed by `schedule_route` (breaks inserted)."""
-    types = {t.name: t for t in problem.vehicle_types}
-    used: dict[str, int] = {}
-    routes: list[Route] = []
-    for pv in outcome.routes:
-        vtype = types[names[pv.vehicle_type]]
-        number = used.get(vtype.name, 0)
-        used[vtype.name] = number + 1
-        # PyVRP's departure minimises the span without breaks; leaving at opening time
-        # gives the inserted breaks the most room.
-        opens = problem.depots[problem.depot_node(vtype)].opens_s
-        candidates = [
-            schedule_route(
-                problem,
-                matrices,
-                vtype=vtype,
-                vehicle_index=number,
-                stop_indices=pv.stop_indices,
-                start_s=start,
-            )
-            for start in dict.fromkeys((pv.start_s, opens))
-        ]
-        routes.append(
-            next((r for r in candidates if route_feasible(problem, matrices, r)), candidates[0])
-        )
-    return routes
+    """Our routes from PyVRP's, timed with breaks; a route failing the check from every
+    departure tried is returned as timed from PyVRP's, for the caller's check to report."""
+    return [time_route(problem, matrices, v, pv)[0] for v, pv in assign_vehicles(vehicles, routes)]
