@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4, uuid5
@@ -349,6 +349,10 @@ class RouteControl:
 
     def _refresh(self, session: Session, route: t.PlannedRoute, now: datetime) -> TrackingResult:
         assert route.id is not None
+        plan = session.get(t.RoutePlan, route.plan_id)
+        assert plan is not None
+        # ETAs use the travel model the plan was made with.
+        rules = replace(self._rules, circuity=float(plan.circuity), speed_kmh=float(plan.speed_kmh))
         tracked, stops = _tracked_route(session, route)
         since = now - timedelta(seconds=2 * self._rules.idle_after_s)
         positions = [
@@ -361,7 +365,7 @@ class RouteControl:
                 .order_by(col(t.VehiclePositionRow.at))
             ).all()
         ]
-        result = track(tracked, now=now, positions=positions, rules=self._rules)
+        result = track(tracked, now=now, positions=positions, rules=rules)
         etas = {e.sequence: e for e in result.etas}
         for stop in stops:
             eta = etas.get(stop.sequence)

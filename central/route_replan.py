@@ -3,16 +3,18 @@
 The plan keeps its id and its routes keep theirs, so the route sheets already printed and the
 drivers' links stay valid: only the stops not yet reached change (vehicle, order, ETAs).
 
-What stays fixed (`central.optimizers.routing.replan` pins it):
+What stays fixed (`central.optimizers.routing.replan` keeps it and plans the rest of the day
+from where each vehicle is committed):
 * on a route under way, the stops already reached (arrived, delivered, failed), in the order
-  they were reached, and the stop the vehicle is heading to (its next pending stop);
+  they were reached, and the stop the vehicle is heading to (its next pending stop), which it
+  reaches at its predicted ETA;
 * a route that is over takes nothing more; its unreached stops are re-planned onto others.
 
-The past is made to fit the optimizer's model instead of the other way round: a reached stop
-keeps no window (it has happened) and is placed no earlier than it really was; the stop a
-vehicle heads to cannot start before its predicted ETA; no other stop before `as_of`. A stop
-whose window closed before it can be reached is delivered as soon as possible (its window is
-opened to the end of the day) rather than dropped, and reported as a change.
+The past is told as it happened: a reached stop keeps no window (it has happened) and is
+placed no earlier than it really was. No other stop starts before `as_of`, and no vehicle
+leaves before it. A stop whose window closed before it can be reached is delivered as soon as
+possible (its window is opened to the end of the day) rather than dropped, and reported as a
+change.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from central.route_service import (
     build_problem,
     money,
     new_planned_route,
+    plan_travel,
     plan_view,
     set_route_plan,
 )
@@ -89,6 +92,7 @@ def replan_plan(engine: Engine, plan_id: int, request: ReplanRequest) -> ReplanP
         snapshot = _snapshot(session, plan_id, request)
     day_start = datetime.combine(view.date, time(0), tzinfo=UTC)
     problem, current, progress, promised = _model(snapshot, day_start)
+    now_s = _seconds(snapshot.as_of, day_start)
     try:
         outcome = replan(
             problem,
@@ -98,6 +102,7 @@ def replan_plan(engine: Engine, plan_id: int, request: ReplanRequest) -> ReplanP
             eta_change_penalty_per_s=request.eta_change_penalty_per_min / 60,
             eta_change_report_s=request.report_eta_change_min * 60,
             time_limit_s=request.time_limit_s,
+            now_s=now_s,
         )
     except Exception as err:  # OR-Tools reports an inconsistent model as a bare Exception
         logger.exception("re-plan of plan %d failed in the optimizer", plan_id)
@@ -201,6 +206,7 @@ def _model(
         plan.depot_lon,
         [v for v in snapshot.vehicles if v.id not in gone],
         orders,
+        plan_travel(plan),
     )
     now_s = _seconds(snapshot.as_of, day_start)
     index = {s.id: i for i, s in enumerate(base.stops)}
@@ -224,15 +230,12 @@ def _model(
             stops[i] = replace(stops[i], earliest_s=0, latest_s=None)  # it has happened
             visits.append(Visit(str(order.id), arrival, arrival + stops[i].service_s))
             node, clock = base.stop_node(i), arrival + stops[i].service_s
-        if under_way and r.pending:
-            heading, _ = r.pending[0]
-            i = index[str(heading.order_id)]
-            eta_s = _seconds(heading.predicted_eta or heading.eta, day_start)
-            stops[i] = _not_before(stops[i], eta_s)
-        visits += [
-            Visit(str(o.id), _seconds(s.eta, day_start), _seconds(s.departure_at, day_start))
-            for s, o in r.pending
-        ]
+        for n, (s, o) in enumerate(r.pending):
+            model = stops[index[str(o.id)]]
+            arrival = _seconds(s.eta, day_start)
+            if under_way and n == 0:  # heading there now: it starts when tracking predicts
+                arrival = max(_seconds(s.predicted_eta or s.eta, day_start), model.earliest_s)
+            visits.append(Visit(str(o.id), arrival, arrival + model.service_s))
         if under_way:
             progress[(r.vehicle.ref, 0)] = len(r.reached) - 1
         current.append(

@@ -31,6 +31,7 @@ from central.domain.errors import AlreadyExists, NotFound, UnknownDock, UnknownS
 from central.optimizers.routing import (
     Break,
     Depot,
+    Haversine,
     LatLon,
     Route,
     RoutingProblem,
@@ -147,7 +148,10 @@ def plan_routes(engine: Engine, request: PlanRequest, *, now: datetime) -> int:
             .where(col(t.DeliveryOrder.status).in_(_PLANNABLE_ORDERS))
             .order_by(col(t.DeliveryOrder.id))
         ).all()
-    problem = build_problem(request.site, request.date, depot_lat, depot_lon, vehicles, orders)
+    travel = Haversine(circuity=float(request.circuity), speed_kmh=float(request.speed_kmh))
+    problem = build_problem(
+        request.site, request.date, depot_lat, depot_lon, vehicles, orders, travel
+    )
     logger.info(
         "planning %d orders of %s on %s with %d vehicles (time limit %s s)",
         len(orders),
@@ -166,6 +170,8 @@ def plan_routes(engine: Engine, request: PlanRequest, *, now: datetime) -> int:
             plan_date=request.date,
             depot_lat=depot_lat,
             depot_lon=depot_lon,
+            circuity=request.circuity,
+            speed_kmh=request.speed_kmh,
             engine=result.engine,
             status=result.status.value,
             cost=money(result.cost),
@@ -238,7 +244,13 @@ def stored_plan(session: Session, plan_id: int) -> StoredPlan:
     vehicles = _vehicles(session, plan.site_code)
     refs = {v.id: v.ref for v in vehicles}
     problem = build_problem(
-        plan.site_code, plan.plan_date, plan.depot_lat, plan.depot_lon, vehicles, orders
+        plan.site_code,
+        plan.plan_date,
+        plan.depot_lat,
+        plan.depot_lon,
+        vehicles,
+        orders,
+        plan_travel(plan),
     )
     day_start = _day_start(plan.plan_date)
     result_routes = []
@@ -288,6 +300,8 @@ def plan_view(session: Session, plan_id: int) -> RoutePlanPublic:
         date=plan.plan_date,
         engine=plan.engine,
         status=plan.status,
+        circuity=plain_decimal(plan.circuity),
+        speed_kmh=plain_decimal(plan.speed_kmh),
         cost=plain_decimal(plan.cost),
         created_at=plan.created_at,
         notes=[n for n in plan.notes.split("\n") if n],
@@ -445,9 +459,10 @@ def build_problem(
     depot_lon: Decimal,
     vehicles: Sequence[t.Vehicle],
     orders: Sequence[t.DeliveryOrder],
+    travel: Haversine,
 ) -> RoutingProblem:
     """The optimizer's problem: the site as the depot, each vehicle its own type, the orders
-    as mandatory stops with their windows (UTC seconds of the day)."""
+    as stops with their windows (UTC seconds of the day), optional ones with their penalty."""
     return RoutingProblem(
         depots=(Depot(site, LatLon(float(depot_lat), float(depot_lon))),),
         vehicle_types=tuple(
@@ -476,11 +491,19 @@ def build_problem(
                 earliest_s=_time_s(o.window_earliest),
                 latest_s=None if o.window_latest is None else _time_s(o.window_latest),
                 service_s=o.service_s,
+                optional=o.optional,
+                penalty=o.penalty,
             )
             for o in orders
         ),
+        travel=travel,
         plan_date=day,
     )
+
+
+def plan_travel(plan: t.RoutePlan) -> Haversine:
+    """The travel model a plan was made with."""
+    return Haversine(circuity=float(plan.circuity), speed_kmh=float(plan.speed_kmh))
 
 
 def new_planned_route(
@@ -587,5 +610,7 @@ def _order_public(row: t.DeliveryOrder) -> OrderPublic:
         service_s=row.service_s,
         delivery_date=row.delivery_date,
         instructions=row.instructions,
+        optional=row.optional,
+        penalty=plain_decimal(row.penalty),
         status=row.status,
     )

@@ -62,6 +62,21 @@ class OrderCreate(BaseModel):
     service_s: int = Field(default=0, ge=0, description="Unloading time at the customer")
     delivery_date: date
     instructions: str = Field(default="", max_length=500, description="For the driver")
+    optional: bool = Field(
+        default=False, description="May be left out of the day's plan when not everything fits"
+    )
+    penalty: Decimal = Field(
+        default=Decimal(0),
+        ge=0,
+        description="Cost of leaving an optional order out (money of the plan); the plan "
+        "leaves it out only when serving it costs more",
+    )
+
+    @model_validator(mode="after")
+    def _penalty_of_optional(self) -> OrderCreate:
+        if self.penalty and not self.optional:
+            raise ValueError("a penalty only applies to an optional order")
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> OrderCreate:
@@ -85,6 +100,13 @@ class PlanRequest(BaseModel):
     depot_lat: Decimal = Field(ge=-90, le=90)
     depot_lon: Decimal = Field(ge=-180, le=180)
     time_limit_s: float = Field(default=10, gt=0, le=600)
+    circuity: Decimal = Field(
+        default=Decimal("1.3"),
+        ge=1,
+        le=3,
+        description="Road distance / straight-line distance in the area (1.3: typical towns)",
+    )
+    speed_kmh: Decimal = Field(default=Decimal(50), gt=0, le=130, description="Average speed")
 
 
 class PlannedStopPublic(BaseModel):
@@ -126,6 +148,8 @@ class RoutePlanPublic(BaseModel):
     date: date
     engine: str
     status: str
+    circuity: Decimal
+    speed_kmh: Decimal
     cost: Decimal
     created_at: datetime
     notes: list[str]

@@ -695,6 +695,8 @@ class DeliveryOrder(SQLModel, table=True):
     delivery_date: date = Field(index=True)
     status: str = Field(default="open", max_length=16)
     instructions: str = Field(default="", sa_column=Column(Text, nullable=False))
+    optional: bool = Field(default=False)
+    penalty: Decimal = Field(default=Decimal(0), sa_column=_decimal())
 
 
 class RoutePlan(SQLModel, table=True):
@@ -707,6 +709,8 @@ class RoutePlan(SQLModel, table=True):
     plan_date: date = Field()
     depot_lat: Decimal = Field(sa_column=_decimal())
     depot_lon: Decimal = Field(sa_column=_decimal())
+    circuity: Decimal = Field(default=Decimal("1.3"), sa_column=_decimal())
+    speed_kmh: Decimal = Field(default=Decimal(50), sa_column=_decimal())
     engine: str = Field(max_length=40)
     status: str = Field(max_length=16)
     cost: Decimal = Field(sa_column=_decimal())

@@ -6,7 +6,8 @@ Create Date: 2026-11-24 11:38:28.392278
 
 Route control as routes are driven: driver reports (once per client id), telematics samples,
 each stop's state and ETA, each route's state and newest position; a shipment's route and
-each shipped pallet's delivery order (for proof-of-delivery postings).
+each shipped pallet's delivery order (for proof-of-delivery postings); optional orders with
+the penalty of leaving them out; each plan's travel model (circuity, average speed).
 """
 
 from collections.abc import Sequence
@@ -74,6 +75,26 @@ def upgrade() -> None:
 
     with op.batch_alter_table("delivery_order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("instructions", sa.Text(), nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("optional", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+        batch_op.add_column(
+            sa.Column(
+                "penalty", central.store.types.DecimalType(), nullable=False, server_default="0"
+            )
+        )
+
+    with op.batch_alter_table("route_plan", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "circuity", central.store.types.DecimalType(), nullable=False, server_default="1.3"
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "speed_kmh", central.store.types.DecimalType(), nullable=False, server_default="50"
+            )
+        )
 
     with op.batch_alter_table("planned_route", schema=None) as batch_op:
         batch_op.add_column(
@@ -172,7 +193,13 @@ def downgrade() -> None:
         batch_op.drop_column("departed_at")
         batch_op.drop_column("state")
 
+    with op.batch_alter_table("route_plan", schema=None) as batch_op:
+        batch_op.drop_column("speed_kmh")
+        batch_op.drop_column("circuity")
+
     with op.batch_alter_table("delivery_order", schema=None) as batch_op:
+        batch_op.drop_column("penalty")
+        batch_op.drop_column("optional")
         batch_op.drop_column("instructions")
 
     with op.batch_alter_table("vehicle_position", schema=None) as batch_op:

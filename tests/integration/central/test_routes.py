@@ -226,3 +226,44 @@ def test_a_vehicle_due_for_maintenance_is_not_planned(
             select(t.DeliveryOrder.status).where(t.DeliveryOrder.site_code == site_code)
         ).all()
         assert set(statuses) == {"open"}
+
+
+def test_an_optional_order_is_left_out_when_it_does_not_pay_and_the_travel_model_is_kept(
+    client: TestClient, site_code: str
+):
+    # One van with room for the mandatory orders' 16 pallets only: the optional one stays home.
+    _vehicle(client, site_code, "VAN-1", capacity_pallets=16, capacity_kg="20000")
+    _orders(client, site_code)
+    optional = {
+        "site": site_code,
+        "reference": "SO-X",
+        "customer": "Far Farm",
+        "lat": "52.60",
+        "lon": "13.60",
+        "demand_kg": "100",
+        "demand_pallets": 2,
+        "delivery_date": DAY.isoformat(),
+        "optional": True,
+        "penalty": "5",
+    }
+    assert client.post("/orders", json=optional).status_code == 201
+    refused = client.post("/orders", json={**optional, "reference": "SO-Y", "optional": False})
+    assert refused.status_code == 422 and "only applies to an optional order" in refused.text
+    response = client.post(
+        "/routes/plan",
+        json={
+            "site": site_code,
+            "date": DAY.isoformat(),
+            "time_limit_s": 2,
+            "circuity": "1.5",
+            "speed_kmh": "40",
+            **DEPOT,
+        },
+    )
+    assert response.status_code == 201, response.text
+    plan = response.json()
+    # Leaving the optional order out is allowed: the plan is complete without it.
+    assert plan["dropped"] == ["SO-X"] and plan["status"] == "feasible"
+    assert (plan["circuity"], plan["speed_kmh"]) == ("1.5", "40")
+    (route,) = plan["routes"]
+    assert len(route["stops"]) == len(ORDERS)
