@@ -242,11 +242,14 @@ class Move:
     group: int
 
 
+_Step = tuple[str, str, str]  # (sku, from bin, to bin)
+
+
 @dataclass
 class _Chain:
     """Moves that must happen in order: the k-th needs the bin the (k-1)-th emptied."""
 
-    moves: list[tuple[str, str, str]]  # (sku, from, to) in execution order
+    moves: list[_Step]  # in execution order
     savings: list[Decimal]
     done: int = 0
     is_cycle: bool = False
@@ -282,12 +285,14 @@ def reslot_moves(
     The difference between the two layouts falls apart into chains (A goes where B is, B goes where
     C is, ..., the last goes to an empty bin) and cycles (swaps and rotations). A chain is done from
     its empty end, and any such tail is a valid, independent piece of work; a cycle needs a free
-    bin to park one pallet and costs one move more than its length. Pieces are taken greedily by
-    saving per move while they fit the budget; every step keeps one pallet per bin, compatibility
-    and the hazard-per-aisle limits. A piece that does not save anything is never taken. When
-    `current` holds every item and the plan is proven optimal, every chain saves >= 0 (otherwise
-    undoing it would improve the plan), so with enough budget and a parking bin for each cycle the
-    layout reaches the plan's cost.
+    bin to park one of its pallets and costs one move more than its length. Pieces are taken
+    greedily by saving per move while they fit the budget and listed in that order, except that a
+    cycle whose only parking bins were filled by pieces taken before it is listed before those
+    pieces. Every step keeps one pallet per bin, compatibility and the hazard-per-aisle limits. A
+    piece that does not save anything is never taken. When `current` holds every item and the plan
+    is proven optimal, every chain saves >= 0 (otherwise undoing it would improve the plan), so
+    with enough budget, and a bin free in `current` that some pallet of each cycle fits, the layout
+    reaches the plan's cost (without hazard limits; with them a step may be refused).
     """
     if max_moves < 0:
         raise ValueError("max_moves must be >= 0")
@@ -340,29 +345,28 @@ def reslot_moves(
         chains.append(_cycle_chain(cycle, current, target, saving))
 
     layout = _Layout(problem, current)
-    free_codes = sorted(
-        (b.code for b in problem.bins if b.code not in occupant),
-        key=lambda c: (bin_by_code[c].travel_m, c),
-    )
-    result: list[Move] = []
+    nearest_first = sorted(problem.bins, key=lambda b: (b.travel_m, b.code))
+    groups: list[list[_Step]] = []
     heap: list[tuple[Decimal, Decimal, int]] = []
+
+    def budget_left() -> int:
+        return max_moves - sum(len(steps) for steps in groups)
 
     def push(index: int) -> None:
         chain = chains[index]
         if chain.blocked:
             return
-        extension = chain.best_extension(max_moves - len(result))
+        extension = chain.best_extension(budget_left())
         if extension is not None:
             total, count = extension
             heapq.heappush(heap, (-total / count, -total, index))
 
     for index in range(len(chains)):
         push(index)
-    group = 0
-    while heap and len(result) < max_moves:
+    while heap and budget_left() > 0:
         _, _, index = heapq.heappop(heap)
         chain = chains[index]
-        extension = chain.best_extension(max_moves - len(result))
+        extension = chain.best_extension(budget_left())
         if extension is None:
             continue
         total, count = extension
@@ -371,19 +375,23 @@ def reslot_moves(
             continue
         steps = chain.moves[chain.done : chain.done + count]
         if chain.is_cycle:
-            parked = _park_cycle(problem, steps, layout, free_codes)
-            if parked is None:
+            placed = _place_cycle(problem, current, groups, layout, steps, nearest_first)
+            if placed is None:
                 chain.blocked = True
                 continue
-            steps = parked
-        if not layout.apply(steps):
+            groups, layout = placed
+        elif layout.apply(steps):
+            groups.append(steps)
+        else:
             chain.blocked = True
             continue
-        group += 1
-        result.extend(Move(sku, src, dst, saving(sku, src, dst), group) for sku, src, dst in steps)
         chain.done += count
         push(index)
-    return result
+    return [
+        Move(sku, src, dst, saving(sku, src, dst), group)
+        for group, steps in enumerate(groups, start=1)
+        for sku, src, dst in steps
+    ]
 
 
 def _cycle_chain(
@@ -398,18 +406,56 @@ def _cycle_chain(
     return _Chain(moves, [saving(*m) for m in moves], is_cycle=True)
 
 
+def _place_cycle(
+    problem: SlottingProblem,
+    current: Mapping[str, str],
+    groups: list[list[_Step]],
+    layout: _Layout,
+    steps: list[_Step],
+    nearest_first: list[Bin],
+) -> tuple[list[list[_Step]], _Layout] | None:
+    """`groups` with the cycle added as late as a parking bin allows, and the layout after them.
+
+    An earlier piece may have filled the only free bin a pallet of the cycle fits (a chain ends in
+    a free bin and may empty one that is too small). The cycle's bins are touched by no other
+    piece and it gives its parking bin back, so it can run before such pieces instead; the
+    groups after it are re-checked because hazard counts per aisle differ on the way. None when
+    no point of the list works.
+    """
+    parked = _park_cycle(problem, steps, layout, nearest_first)
+    if parked is not None and layout.apply(parked):
+        return [*groups, parked], layout
+    for position in range(len(groups) - 1, -1, -1):
+        earlier = _Layout(problem, current)
+        for done in groups[:position]:
+            earlier.apply(done)  # already checked in this order
+        parked = _park_cycle(problem, steps, earlier, nearest_first)
+        if parked is None:
+            continue
+        reordered = [*groups[:position], parked, *groups[position:]]
+        if all(earlier.apply(later) for later in reordered[position:]):
+            return reordered, earlier
+    return None
+
+
 def _park_cycle(
     problem: SlottingProblem,
-    steps: list[tuple[str, str, str]],
+    steps: list[_Step],
     layout: _Layout,
-    free_codes: list[str],
-) -> list[tuple[str, str, str]] | None:
-    """Cycle moves with the first pallet parked in the nearest free bin it fits; None if none."""
-    sku, src, dst = steps[0]
-    item = problem.item_by_sku[sku]
-    for code in free_codes:
-        if code not in layout.occupant and fits(item, problem.bin_by_code[code]):
-            return [(sku, src, code), *steps[1:], (sku, code, dst)]
+    nearest_first: list[Bin],
+) -> list[_Step] | None:
+    """Cycle moves with one pallet parked in the nearest bin free in `layout`; None if none fits.
+
+    The first pallet of `steps` is preferred; any other can be parked instead (a heavy pallet may
+    fit no free bin while a light one does), the rest then rotate in the same order.
+    """
+    for start in range(len(steps)):
+        sku, src, dst = steps[start]
+        item = problem.item_by_sku[sku]
+        for bin_ in nearest_first:
+            if bin_.code not in layout.occupant and fits(item, bin_):
+                rest = [*steps[start + 1 :], *steps[:start]]
+                return [(sku, src, bin_.code), *rest, (sku, bin_.code, dst)]
     return None
 
 
@@ -445,9 +491,9 @@ class _Layout:
         aisle = self._problem.bin_by_code[dst].aisle
         return self._hazard_count[(hazard, aisle)] <= self._limits[hazard]
 
-    def apply(self, steps: list[tuple[str, str, str]]) -> bool:
+    def apply(self, steps: list[_Step]) -> bool:
         """Do `steps` if every intermediate layout is valid; else leave the layout as it was."""
-        done: list[tuple[str, str, str]] = []
+        done: list[_Step] = []
         for sku, src, dst in steps:
             if (
                 dst in self.occupant

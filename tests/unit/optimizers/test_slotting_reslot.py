@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from central.optimizers.slotting import (
@@ -98,8 +98,46 @@ def test_reslot_moves_stay_in_budget_save_and_add_up(
     assert groups == sorted(groups), "a chain's moves are listed together, in order"
 
 
+def _parking_freed_by_a_chain() -> tuple[SlottingProblem, dict[str, str]]:
+    """Found by hypothesis: a chain fills the one free 1000 kg bin and empties another.
+
+    Chain I1 -> B9 (free), I4 -> B0; swap I2 <-> I5 needs a 1000 kg parking bin: B9 at the start,
+    only B8 (emptied by I4) once the chain is done. The cycle once looked at the bins free at the
+    start only, found none and was dropped, ending at cost 1.5 instead of 0.
+    """
+    heavy, light = Decimal(1000), Decimal(500)
+    bins = tuple(
+        make_bin(code, 0, z=z, temperature=temperature, volume=Decimal(1), weight=weight)
+        for code, z, weight, temperature in [
+            ("B0", Decimal(0), heavy, "ambient"),
+            ("B1", Decimal(0), light, "ambient"),
+            ("B2", Decimal(0), light, "cold"),
+            ("B3", Decimal(0), light, "cold"),
+            ("B4", Decimal(0), light, "cold"),
+            ("B5", Decimal(0), light, "ambient"),
+            ("B6", Decimal(0), light, "ambient"),
+            ("B7", Decimal(0), heavy, "ambient"),
+            ("B8", Decimal("1.2"), heavy, "ambient"),
+            ("B9", Decimal(0), heavy, "ambient"),
+            ("B10", Decimal(0), light, "ambient"),
+            ("B11", Decimal("1.2"), heavy, "ambient"),
+        ]
+    )
+    items = (
+        make_item("I0", 0, temperature="cold", volume=Decimal(1), weight=light),
+        make_item("I1", 0, volume=Decimal(1), weight=heavy),
+        make_item("I2", 0, volume=Decimal(1), weight=heavy),
+        make_item("I3", 0, temperature="cold", volume=Decimal(1), weight=light),
+        make_item("I4", 1, volume=Decimal(1), weight=heavy),
+        make_item("I5", Decimal("0.5"), volume=Decimal(1), weight=heavy),
+    )
+    current = {"I0": "B2", "I1": "B0", "I2": "B7", "I3": "B3", "I4": "B8", "I5": "B11"}
+    return SlottingProblem(items, bins, cost_model=COST_MODEL), current
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layouts())
+@example(_parking_freed_by_a_chain())
 def test_enough_budget_reaches_the_optimal_cost(
     case: tuple[SlottingProblem, dict[str, str]],
 ) -> None:
@@ -154,6 +192,67 @@ def test_a_swap_parks_one_pallet_in_a_free_bin() -> None:
     ]
     assert sum((m.saving for m in moves), Decimal(0)) == Decimal(20 * 9 - 9)
     assert reslot_moves(problem, current, plan, max_moves=2) == []
+
+
+def test_a_swap_parks_in_a_bin_an_earlier_chain_emptied() -> None:
+    """The counterexample above: the chain goes first, the swap parks in the bin it emptied."""
+    problem, current = _parking_freed_by_a_chain()
+    plan = solve(problem, time_limit_s=5)
+    moves = reslot_moves(problem, current, plan, max_moves=5)
+    assert [(m.item, m.from_bin, m.to_bin, m.group) for m in moves] == [
+        ("I1", "B0", "B9", 1),
+        ("I4", "B8", "B0", 1),
+        ("I2", "B7", "B8", 2),
+        ("I5", "B11", "B7", 2),
+        ("I2", "B8", "B11", 2),
+    ]
+    assert plan_cost(problem, _replay(problem, current, moves)) == plan.objective == 0
+
+
+def test_a_swap_goes_before_the_chain_that_fills_its_only_parking_bin() -> None:
+    """The chain ranks first but fills the one heavy bin and frees a light one: swap first."""
+    heavy = Decimal(1000)
+    items = (
+        make_item("h_fast", 10, weight=heavy),
+        make_item("h_slow", 1, weight=heavy),
+        make_item("x", 30, volume=Decimal("1.5")),  # too bulky for near and far
+    )
+    bins = (
+        make_bin("near", 1, volume=Decimal(1)),
+        make_bin("far", 10, volume=Decimal(1)),
+        make_bin("park", 5),
+        make_bin("small", 9, weight=Decimal(500)),
+    )
+    problem = SlottingProblem(items, bins)
+    plan = solve(problem, time_limit_s=5)
+    assert dict(plan.assignment) == {"h_fast": "near", "h_slow": "far", "x": "park"}
+    current = {"h_fast": "far", "h_slow": "near", "x": "small"}
+    moves = reslot_moves(problem, current, plan, max_moves=4)
+    assert [(m.item, m.from_bin, m.to_bin, m.group) for m in moves] == [
+        ("h_fast", "far", "park", 1),
+        ("h_slow", "near", "far", 1),
+        ("h_fast", "park", "near", 1),
+        ("x", "small", "park", 2),
+    ]
+    assert plan_cost(problem, _replay(problem, current, moves)) == plan.objective
+    # Without budget for the swap, the chain alone is the best piece.
+    assert [m.item for m in reslot_moves(problem, current, plan, max_moves=3)] == ["x"]
+
+
+def test_a_swap_parks_the_pallet_that_fits_the_free_bin() -> None:
+    """Only the light pallet fits the free bin, so it is the one parked."""
+    items = (make_item("a_heavy", 20, weight=Decimal(1000)), make_item("b_light", 1))
+    bins = (make_bin("near", 1), make_bin("far", 10), make_bin("spare", 30, weight=Decimal(500)))
+    problem = SlottingProblem(items, bins)
+    plan = solve(problem, time_limit_s=5)
+    current = {"a_heavy": "far", "b_light": "near"}
+    moves = reslot_moves(problem, current, plan, max_moves=3)
+    assert [(m.item, m.from_bin, m.to_bin) for m in moves] == [
+        ("b_light", "near", "spare"),
+        ("a_heavy", "far", "near"),
+        ("b_light", "spare", "far"),
+    ]
+    assert plan_cost(problem, _replay(problem, current, moves)) == plan.objective
 
 
 def test_chain_tail_is_done_first_when_the_budget_is_short() -> None:
