@@ -312,8 +312,8 @@ def _predict_etas(
         point, leave = _where_now(route, stops, newest), now
 
     breaks: list[PlannedBreak] = []
-    for b in sorted(route.breaks, key=lambda b: b.start):
-        if b.start < leave:
+    for b in _merged(route.breaks):
+        if b.start <= leave:
             leave = max(leave, b.start + timedelta(seconds=b.duration_s))
         else:
             breaks.append(b)
@@ -344,6 +344,23 @@ def _where_now(
         return max(facts, key=lambda f: (f[0], f[1]))[2]
     done = [s for s in stops if s.state in _DONE]
     return done[-1].location if done else route.depot
+
+
+def _merged(breaks: Sequence[PlannedBreak]) -> list[PlannedBreak]:
+    """Breaks in time order, overlapping ones merged: the driver rests once through both
+    (held at a stop the overlap counts once, so it must count once on the road too)."""
+    merged: list[PlannedBreak] = []
+    for b in sorted(breaks, key=lambda b: b.start):
+        end = b.start + timedelta(seconds=b.duration_s)
+        if merged:
+            last = merged[-1]
+            last_end = last.start + timedelta(seconds=last.duration_s)
+            if b.start <= last_end:
+                span = max(last_end, end) - last.start
+                merged[-1] = PlannedBreak(last.start, round(span.total_seconds()))
+                continue
+        merged.append(b)
+    return merged
 
 
 def _busy(start: datetime, seconds: int, breaks: list[PlannedBreak]) -> datetime:

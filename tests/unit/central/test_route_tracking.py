@@ -591,3 +591,14 @@ def test_a_delay_never_makes_an_eta_earlier(
     for b, a in zip(before, after, strict=True):
         assert a.eta >= b.eta
         assert a.late_by_s >= b.late_by_s
+
+
+def test_overlapping_breaks_due_as_the_vehicle_leaves_count_once_whenever_now_is() -> None:
+    # Found by the delay property: two breaks planned at the same time held the vehicle once
+    # a second after their start, but were each added to the drive at their very start.
+    twice = (PlannedBreak(at(11), 60), PlannedBreak(at(11), 60))
+    r = route(stop(1, A, earliest=at(8)), planned_start=at(11), breaks=twice)
+    expected = at(11) + timedelta(seconds=60) + drive(DEPOT, A)
+    for now in (at(11), at(11, 0, 1), at(11, 0, 59)):
+        (eta,) = track(r, now=now).etas
+        assert eta.eta == expected
