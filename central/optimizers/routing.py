@@ -7,7 +7,8 @@ Problem in, result out (`solve`, `replan`); never touches the database. Two engi
   a first solution chosen by problem kind (SAVINGS for plain capacity problems, parallel
   cheapest insertion otherwise) improved by guided local search; re-planning warm-starts from
   the current plan.
-* PyVRP (iterated local search) for what its model covers; see `routing_pyvrp`.
+* PyVRP (iterated local search) for what its model covers; see `routing_pyvrp`. Re-planning
+  warm-starts it from the current plan's remaining routes too (`routing_pyvrp.warm_start`).
 
 `engine="auto"` runs both side by side within the same time limit (OR-Tools in a child process,
 because PyVRP holds the GIL) and keeps the cheaper plan that passes `check_routes`, an
@@ -63,7 +64,14 @@ from central.optimizers.routing_model import (
 )
 from central.optimizers.routing_ortools import SearchOptions, solve_ortools
 from central.optimizers.routing_ortools import worker as ortools_worker
-from central.optimizers.routing_pyvrp import CheckedBest, PyvrpOutcome, build_data, run, to_routes
+from central.optimizers.routing_pyvrp import (
+    CheckedBest,
+    PyvrpOutcome,
+    build_data,
+    run,
+    to_routes,
+    warm_start,
+)
 from central.optimizers.routing_rest import commitments, rest_problem, stitch
 
 __all__ = [
@@ -154,7 +162,11 @@ def _plans(
             )
         }
     if engine == "pyvrp":
-        return {"pyvrp": _run_pyvrp(problem, matrices, time_limit_s, seed, max_iterations, notes)}
+        return {
+            "pyvrp": _run_pyvrp(
+                problem, matrices, time_limit_s, seed, max_iterations, options.initial, notes
+            )
+        }
     return _solve_both(problem, matrices, time_limit_s, seed, max_iterations, options, notes)
 
 
@@ -164,9 +176,11 @@ def _run_pyvrp(
     time_limit_s: float,
     seed: int,
     max_iterations: int | None,
+    initial: Sequence[Route],
     notes: list[str],
 ) -> list[Route]:
-    """PyVRP's best checked plan; building its data counts against the time limit."""
+    """PyVRP's best checked plan, searched from `initial` when given (re-planning: the
+    current plan); building its data counts against the time limit."""
     began = time.perf_counter()
     data = build_data(problem, matrices)
     checker = CheckedBest(problem, matrices, data)
@@ -176,6 +190,7 @@ def _run_pyvrp(
         seed=seed,
         max_iterations=max_iterations,
         checker=checker,
+        initial=warm_start(problem, data, initial) if initial else None,
     )
     notes.append(_pyvrp_note(outcome, checker))
     return to_routes(problem, matrices, data.vehicles, outcome.routes)
@@ -235,7 +250,9 @@ def _solve_both(
     sender.close()
     ortools: list[Route] | None = None
     try:
-        pyvrp = _run_pyvrp(problem, matrices, time_limit_s, seed, max_iterations, notes)
+        pyvrp = _run_pyvrp(
+            problem, matrices, time_limit_s, seed, max_iterations, options.initial, notes
+        )
         if receiver.poll(WORKER_GRACE_S):
             try:
                 ortools = receiver.recv()
@@ -422,7 +439,8 @@ def replan(
         eta_change_report_s: an ETA moving by more than this is reported as a change.
         seed: PyVRP's random seed.
         now_s: vehicles not yet left may not leave before this time (None: no limit).
-        engine: as for `solve`; OR-Tools warm-starts from the current plan's remaining part.
+        engine: as for `solve`; both engines warm-start from the current plan's remaining
+            part (new stops are left for the search to insert).
 
     The result's status is that of the rest of the day: the kept part is not checked.
     """

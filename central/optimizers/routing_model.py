@@ -90,7 +90,7 @@ class TravelMatrix:
         for matrix in (self.distance_m, self.duration_s):
             if len(matrix) != size or any(len(row) != size for row in matrix):
                 raise ValueError("travel matrices must be square and of the same size")
-            if any(value < 0 for row in matrix for value in row):
+            if min(map(min, matrix), default=0) < 0:
                 raise ValueError("travel matrices must not hold negative values")
 
 

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+
 from central.optimizers.routing_model import (
     Break,
     Matrices,
@@ -184,9 +186,11 @@ def rest_problem(
         *(problem.stop_node(i) for i, _ in rest),
         *(c.node for c in order),
     ]
+    # Sub-matrices through numpy: a 1,000-stop day's Python double loop took 0.25 s.
+    pick = np.ix_(nodes, nodes)
     travel = TravelMatrix(
-        tuple(tuple(matrices.distance[a][b] for b in nodes) for a in nodes),
-        tuple(tuple(matrices.duration[a][b] for b in nodes) for a in nodes),
+        tuple(map(tuple, np.asarray(matrices.distance, dtype=np.int64)[pick].tolist())),
+        tuple(map(tuple, np.asarray(matrices.duration, dtype=np.int64)[pick].tolist())),
     )
     starts = [c.start for c in order]
     if now_s is not None:
