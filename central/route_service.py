@@ -310,16 +310,6 @@ def plan_view(session: Session, plan_id: int) -> RoutePlanPublic:
     )
 
 
-def latest_plan_id(session: Session, site: str, day: date) -> int | None:
-    """The newest plan of a site's day, if any."""
-    return session.exec(
-        select(t.RoutePlan.id)
-        .where(t.RoutePlan.site_code == site)
-        .where(t.RoutePlan.plan_date == day)
-        .order_by(col(t.RoutePlan.id).desc())
-    ).first()
-
-
 # ----------------------------------------------------------------------------- route sheet
 
 
